@@ -1,0 +1,56 @@
+"""/healthz: the database, the broker and a worker heartbeat, each checked for real."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+from kombu import Connection as BrokerConnection
+
+
+def check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"ok": True, "vendor": connection.vendor}
+
+
+def check_broker() -> dict:
+    url = settings.CELERY_BROKER_URL
+    with BrokerConnection(url, connect_timeout=2, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return {"ok": True, "transport": url.split(":", 1)[0]}
+
+
+def check_worker() -> dict:
+    from syncs.models import WorkerHeartbeat
+
+    latest = WorkerHeartbeat.objects.order_by("-seen_at").first()
+    if latest is None:
+        return {"ok": False, "error": "no worker heartbeat yet: are the worker and beat running?"}
+    age = timezone.now() - latest.seen_at
+    ok = age <= timedelta(seconds=settings.HEALTH_WORKER_MAX_AGE_SECONDS)
+    result = {"ok": ok, "hostname": latest.hostname, "age_seconds": round(age.total_seconds(), 1)}
+    if not ok:
+        result["error"] = "the last worker heartbeat is too old: a worker or beat is down"
+    return result
+
+
+CHECKS = {"database": check_database, "broker": check_broker, "worker": check_worker}
+
+
+def run_checks() -> dict:
+    results = {}
+    for name, check in CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as exc:  # a health check reports every failure rather than raising it
+            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return results
+
+
+def healthz(request):
+    checks = run_checks()
+    ok = all(check["ok"] for check in checks.values())
+    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)

@@ -1,0 +1,22 @@
+"""Test settings: the same two modes as base, chosen by DATABASE_URL and REDIS_URL."""
+
+import os
+import tempfile
+
+os.environ.setdefault("VAR_DIR", os.path.join(tempfile.gettempdir(), f"plantsync-test-{os.getuid()}"))
+
+from config.settings.base import *  # noqa: E402,F403
+from config.settings.base import DATABASES, VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so a worker subprocess sees the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SYNC_RETRY_BASE_SECONDS = 0.01
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,32 @@
+"""The audit log: every action by a person, a token or the system, written by the services."""
+
+from dataclasses import dataclass
+
+from connections.models import AuditEvent, Connection
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, and through which surface; passed from views, API routes and commands."""
+
+    name: str
+    source: str = AuditEvent.Source.SYSTEM
+    user_id: int | None = None
+    request_id: str = ""
+
+    @classmethod
+    def for_user(cls, user, *, source: str, request_id: str = "") -> "Actor":
+        return cls(name=user.get_username(), source=source, user_id=user.pk, request_id=request_id)
+
+
+SYSTEM = Actor(name="system")
+
+
+def audit_record(*, actor: Actor, action: str, target=None, connection: Connection | None = None,
+                 details: dict | None = None) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=actor.name, user_id=actor.user_id, source=actor.source, action=action,
+        target_type=type(target).__name__.lower() if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        connection=connection, request_id=actor.request_id, details=details or {},
+    )

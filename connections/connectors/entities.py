@@ -1,0 +1,8 @@
+"""The six unified entities (DESIGN section 6), in the order syncs run them."""
+
+ENTITIES = ("vendors", "locations", "assets", "inventory_items", "purchase_orders", "work_orders")
+
+
+def entity_path(entity: str) -> str:
+    """API paths are kebab-case: purchase_orders -> purchase-orders."""
+    return entity.replace("_", "-")

@@ -1,0 +1,66 @@
+"""Demo data for a first look: a user, customers and sandbox connections of a few kinds."""
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from connections.models import Connection
+from connections.services import customer_get_or_create
+
+DEMO_CONNECTIONS = [
+    # (customer, connection name, config, credentials)
+    ("Acme Manufacturing", "Acme sandbox ERP", {"seed": 1, "records": 10000, "change_rate": 0.01}, {"api_key": "demo"}),
+    ("Northwind Utilities", "Northwind CMMS (rate limited)",
+     {"seed": 2, "records": 2000, "faults": {"rate_limit_every": 3, "retry_after": 2}}, {"api_key": "demo"}),
+    ("Contoso Mining", "Contoso EAM (bad credentials)",
+     {"seed": 3, "records": 500}, {"api_key": "wrong", "expected_api_key": "right"}),
+]
+
+
+@dataclass
+class DemoResult:
+    password: str
+    lines: list[str] = field(default_factory=list)
+
+
+def demo_password() -> str:
+    """DEMO_PASSWORD, else one generated once and kept under var/ so every run prints the same."""
+    if os.environ.get("DEMO_PASSWORD"):
+        return os.environ["DEMO_PASSWORD"]
+    path = settings.VAR_DIR / "demo-password.txt"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def demo_user_ensure(*, password: str) -> bool:
+    user, created = get_user_model().objects.get_or_create(
+        username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"})
+    if created or not user.check_password(password):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return created
+
+
+@transaction.atomic
+def demo_seed() -> DemoResult:
+    result = DemoResult(password=demo_password())
+    if demo_user_ensure(password=result.password):
+        result.lines.append("Created user admin")
+    for customer_name, name, config, credentials in DEMO_CONNECTIONS:
+        customer = customer_get_or_create(name=customer_name)
+        if Connection.objects.filter(customer=customer, name=name).exists():
+            continue
+        demo_connection_create(customer=customer, name=name, config=config, credentials=credentials)
+        result.lines.append(f"Created connection {name} for {customer_name}")
+    return result
+
+
+def demo_connection_create(*, customer, name: str, config: dict, credentials: dict) -> Connection:
+    return Connection.objects.create(customer=customer, connector="sandbox", name=name,
+                                     config=config, credentials=credentials)

@@ -1,0 +1,183 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from connections.models import Connection
+
+
+class Mode(models.TextChoices):
+    INCREMENTAL = "incremental"
+    FULL = "full"
+
+
+class Trigger(models.TextChoices):
+    SCHEDULE = "schedule"
+    DASHBOARD = "dashboard"
+    API = "api"
+    CLI = "cli"
+    RETRY = "retry"
+
+
+class SyncState(models.Model):
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sync_states")
+    entity = models.CharField(max_length=50)
+    cursor = models.JSONField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    record_count = models.PositiveIntegerField(default=0)
+    last_run = models.ForeignKey("SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_error_code = models.CharField(max_length=50, blank=True)
+    last_error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["connection", "entity"]
+        constraints = [models.UniqueConstraint(fields=["connection", "entity"], name="syncstate_connection_entity_uniq")]
+        indexes = [models.Index(fields=["next_due_at"], name="syncstate_next_due_idx")]
+
+    def __str__(self):
+        return f"{self.connection_id}:{self.entity}"
+
+
+class SyncRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    COUNT_FIELDS = ("fetched", "created", "updated", "unchanged", "deleted", "failed_records")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sync_runs")
+    entity = models.CharField(max_length=50)
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.INCREMENTAL)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    requested_by = models.CharField(max_length=200, blank=True)
+    request_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    resumed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cursor_from = models.JSONField(null=True, blank=True)
+    cursor_to = models.JSONField(null=True, blank=True)
+    checkpoint = models.JSONField(default=dict, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    fetched = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    failed_records = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.TextField(blank=True)
+    error_details = models.JSONField(default=dict, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    timeline = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "entity"],
+                condition=Q(status__in=["queued", "running"]),
+                name="syncrun_one_active_per_connection_entity",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["connection", "-queued_at"], name="syncrun_connection_queued_idx"),
+            models.Index(fields=["status", "heartbeat_at"], name="syncrun_status_heartbeat_idx"),
+            models.Index(fields=["-queued_at"], name="syncrun_queued_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.entity} {self.mode} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def counts(self) -> dict:
+        return {name: getattr(self, name) for name in self.COUNT_FIELDS}
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Record(models.Model):
+    # uuid5(connection, entity, remote_id): stable across re-syncs, so it is computed, not stored twice.
+    id = models.UUIDField(primary_key=True, editable=False)
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="records")
+    entity = models.CharField(max_length=50)
+    remote_id = models.CharField(max_length=200)
+    data = models.JSONField(default=dict)
+    raw = models.JSONField(default=dict)
+    content_hash = models.CharField(max_length=32)
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    modified_at = models.DateTimeField()
+    last_seen_run = models.UUIDField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "entity", "remote_id"], name="record_connection_entity_remote_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["connection", "entity", "modified_at", "id"], name="record_keyset_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.entity}:{self.remote_id}"
+
+
+class Incident(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+
+    UNRESOLVED = (Status.OPEN, Status.ACKNOWLEDGED)
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="incidents")
+    entity = models.CharField(max_length=50, blank=True)
+    error_code = models.CharField(max_length=50)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    occurrences = models.PositiveIntegerField(default=1)
+    last_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.TextField(blank=True)
+    acknowledged_by = models.CharField(max_length=200, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "entity", "error_code"],
+                condition=Q(status__in=["open", "acknowledged"]),
+                name="incident_one_unresolved_per_code",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-last_seen"], name="incident_status_seen_idx")]
+
+    def __str__(self):
+        return f"{self.error_code} on {self.connection_id}:{self.entity}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by a beat-scheduled task, so a fresh row proves both beat and a worker are alive."""
+
+    hostname = models.CharField(max_length=200, primary_key=True)
+    seen_at = models.DateTimeField()

@@ -1,0 +1,30 @@
+import os
+
+import pytest
+from django.db import connection as db_connection
+
+STRICT = os.environ.get("STRICT_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str):
+    """A missing service skips on a laptop and fails in CI (STRICT_SERVICES=1)."""
+    if STRICT:
+        pytest.fail(f"STRICT_SERVICES=1 and {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def on_postgres():
+    if db_connection.vendor != "postgresql":
+        skip_or_fail("this test needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client

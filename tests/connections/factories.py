@@ -1,0 +1,22 @@
+import factory
+
+from connections.models import Connection, Customer
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Connection
+
+    customer = factory.SubFactory(CustomerFactory)
+    connector = "sandbox"
+    name = factory.Sequence(lambda n: f"Connection {n}")
+    status = Connection.Status.ACTIVE
+    config = factory.LazyFunction(lambda: {"seed": 7, "records": 20})
+    credentials = factory.LazyFunction(lambda: {"api_key": "secret"})

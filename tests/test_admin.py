@@ -1,0 +1,46 @@
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+
+from connections.audit import SYSTEM, audit_record
+from syncs.models import Incident, Record, SyncRun, SyncState, WorkerHeartbeat
+from tests.connections.factories import ConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def one_of_each():
+    conn = ConnectionFactory(credentials={"api_key": "never-shown"})
+    run = SyncRun.objects.create(connection=conn, entity="vendors", status="succeeded")
+    SyncState.objects.create(connection=conn, entity="vendors", last_run=run)
+    now = timezone.now()
+    Record.objects.create(id="00000000-0000-0000-0000-000000000001", connection=conn, entity="vendors",
+                          remote_id="V1", content_hash="x", modified_at=now)
+    Incident.objects.create(connection=conn, entity="vendors", error_code="UPSTREAM_SERVER_ERROR",
+                            first_seen=now, last_seen=now, last_run=run)
+    WorkerHeartbeat.objects.create(hostname="w1", seen_at=now)
+    Group.objects.create(name="support")
+    audit_record(actor=SYSTEM, action="test", target=conn, connection=conn)
+    return conn
+
+
+@pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda m: m._meta.label)
+def test_it_answers_200_for_changelist_and_change_form(admin_client, one_of_each, model):
+    opts = model._meta
+    changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    response = admin_client.get(changelist)
+    assert response.status_code == 200
+    obj = model.objects.first()
+    assert obj is not None, f"no {opts.label} row to open"
+    response = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+    assert response.status_code == 200
+    assert b"never-shown" not in response.content
+
+
+def test_it_masks_credentials_on_the_connection_form(admin_client, one_of_each):
+    url = reverse("admin:connections_connection_change", args=[one_of_each.pk])
+    body = admin_client.get(url).content.decode()
+    assert "api_key=••••••" in body and "never-shown" not in body

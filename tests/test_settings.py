@@ -1,0 +1,74 @@
+import json
+
+from cryptography.fernet import Fernet
+
+from tests.conftest import skip_or_fail
+from tests.helpers import manage, postgres_reachable
+
+PRINT_MODE = "from django.conf import settings as s; import json; print(json.dumps([s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CACHES['default']['BACKEND']]))"
+
+
+def shell(env):
+    result = manage("shell", "-c", PRINT_MODE, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_defaults_to_sqlite_and_the_filesystem_broker(tmp_path):
+    engine, broker, cache = shell({"VAR_DIR": str(tmp_path)})
+    assert engine == "django.db.backends.sqlite3"
+    assert broker == "filesystem://"
+    assert (tmp_path / "secrets.json").exists(), "generated keys must be kept so credentials decrypt after a restart"
+    assert (tmp_path / "broker" / "queue").is_dir()
+
+
+def test_it_uses_postgres_and_redis_when_configured(tmp_path):
+    engine, broker, cache = shell({"VAR_DIR": str(tmp_path), "DATABASE_URL": "postgres://u@127.0.0.1:5432/x",
+                                   "REDIS_URL": "redis://127.0.0.1:6379/3"})
+    assert engine == "django.db.backends.postgresql"
+    assert broker == "redis://127.0.0.1:6379/3"
+    assert cache == "django.core.cache.backends.redis.RedisCache"
+
+
+def test_it_keeps_the_generated_keys_across_restarts(tmp_path):
+    code = "from django.conf import settings as s; print(s.SECRET_KEY + ' ' + s.FIELD_ENCRYPTION_KEYS[0])"
+    first = manage("shell", "-c", code, env={"VAR_DIR": str(tmp_path)}).stdout.strip().splitlines()[-1]
+    second = manage("shell", "-c", code, env={"VAR_DIR": str(tmp_path)}).stdout.strip().splitlines()[-1]
+    assert first == second and len(first.split()) == 2
+
+
+def test_it_passes_the_deploy_checks_in_production(tmp_path):
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings.production", "VAR_DIR": str(tmp_path),
+           "SECRET_KEY": Fernet.generate_key().decode() * 2, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+           "ALLOWED_HOSTS": "sync.example.com"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_it_refuses_production_without_a_secret_key(tmp_path):
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings.production", "VAR_DIR": str(tmp_path)}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_it_migrates_a_fresh_sqlite_database(tmp_path):
+    result = manage("migrate", "--noinput", env={"VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "db.sqlite3").exists()
+    check = manage("makemigrations", "--check", "--dry-run", env={"VAR_DIR": str(tmp_path)})
+    assert check.returncode == 0, "models and migrations disagree:\n" + check.stdout
+
+
+def test_it_migrates_a_fresh_postgres_database(tmp_path):
+    from tests.helpers import postgres_drop_database, postgres_scratch_database
+
+    if not postgres_reachable():
+        skip_or_fail("PostgreSQL is not reachable on 127.0.0.1:5432")
+    url = postgres_scratch_database("plantsync_migrate_check")
+    try:
+        result = manage("migrate", "--noinput", env={"VAR_DIR": str(tmp_path), "DATABASE_URL": url})
+        assert result.returncode == 0, result.stderr
+    finally:
+        postgres_drop_database("plantsync_migrate_check")
