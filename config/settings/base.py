@@ -181,3 +181,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Webhooks (DESIGN section 8) -----------------------------------------------------------
+# Seconds to wait after each failed attempt; the delivery fails for good after the last one.
+WEBHOOK_RETRY_SCHEDULE = [int(s) for s in env.list("WEBHOOK_RETRY_SCHEDULE", default=[
+    "30", "120", "600", "1800", "3600", "7200", "14400", "28800", "28800"])]
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# CIDRs exempt from the private-address rules (and allowed plain http); empty in production.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+# An extra CA file trusted for webhook HTTPS, for development and tests.
+WEBHOOK_CA_BUNDLE = env("WEBHOOK_CA_BUNDLE", default="")
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=3)
+WEBHOOK_SECRET_ROLLOVER_HOURS = env.int("WEBHOOK_SECRET_ROLLOVER_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["webhook-sweep"] = {"task": "webhooks.tasks.webhook_sweep_task", "schedule": timedelta(seconds=30)}
