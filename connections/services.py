@@ -1,7 +1,11 @@
 """Writes to customers and connections. Sync-side effects are imported late to keep one direction."""
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils import timezone
+
+from config.errors import CatalogError
 
 from connections.audit import Actor, audit_record
 from connections.models import Connection, Customer
@@ -52,4 +56,169 @@ def connection_set_status(*, connection: Connection, status: str, reason: str) -
     if previous != status:
         audit_record(actor=Actor(name="system"), action="connection.status_changed", target=connection,
                      connection=connection, details={"from": previous, "to": status, "reason": reason})
+        from webhooks.services import event_emit  # late: webhooks depends on connections' models
+
+        event_emit(type="connection.status_changed", connection=connection,
+                   data={"connection_id": str(connection.pk), "from": previous, "to": status, "reason": reason})
     return previous != status
+
+
+def connection_create(*, customer: Customer, connector: str, name: str, config: dict | None = None,
+                      credentials: dict | None = None, entities: list[str] | None = None,
+                      sync_interval_minutes: int = 60, history_days: int = 90, metadata: dict | None = None,
+                      actor: Actor, verify: bool = True) -> tuple[Connection, str]:
+    """Validates, checks the credentials upstream, saves, issues the token and queues the
+    initial full sync. Returns the connection and its token (shown once)."""
+    from connections.connectors.registry import connector_class
+    from syncs.models import Mode, SyncState
+    from syncs.services import sync_trigger
+
+    cls = connector_class(connector)
+    config = cls.validate(config=config or {}, credentials=credentials or {})
+    entities = connection_entities_validate(supported=cls.entities, entities=entities)
+    connection_numbers_validate(sync_interval_minutes=sync_interval_minutes, history_days=history_days)
+    if verify:
+        cls(config=config, credentials=credentials or {}).check()
+    with transaction.atomic():
+        connection = Connection.objects.create(
+            customer=customer, connector=connector, name=name, config=config, credentials=credentials or {},
+            entities=entities, sync_interval_minutes=sync_interval_minutes, history_days=history_days,
+            metadata=metadata or {}, status=Connection.Status.ACTIVE if verify else Connection.Status.PENDING,
+            status_reason="credentials verified" if verify else "created; credentials not yet verified",
+            status_changed_at=timezone.now())
+        token = connection_token_issue(connection=connection)
+        next_due = timezone.now() + timedelta(minutes=sync_interval_minutes)
+        SyncState.objects.bulk_create([SyncState(connection=connection, entity=e, next_due_at=next_due) for e in entities])
+        audit_record(actor=actor, action="connection.created", target=connection, connection=connection,
+                     details={"connector": connector, "token_prefix": connection.token_prefix})
+        sync_trigger(connection=connection, mode=Mode.FULL, trigger=_trigger_for(actor), requested_by=actor.name,
+                     request_id=actor.request_id)
+    return connection, token
+
+
+def _trigger_for(actor: Actor) -> str:
+    return actor.source if actor.source in ("dashboard", "api", "cli") else "schedule"
+
+
+def connection_entities_validate(*, supported, entities: list[str] | None) -> list[str]:
+    if not entities:
+        return list(supported)
+    unknown = [e for e in entities if e not in supported]
+    if unknown:
+        raise CatalogError("VALIDATION_FAILED", f"Unsupported entities: {', '.join(unknown)}.",
+                           details={"fields": {"entities": f"choose from {list(supported)}"}})
+    return [e for e in supported if e in entities]
+
+
+def connection_numbers_validate(*, sync_interval_minutes: int, history_days: int) -> None:
+    errors = {}
+    if not 5 <= sync_interval_minutes <= 7 * 24 * 60:
+        errors["sync_interval_minutes"] = "between 5 and 10080 minutes"
+    if not 1 <= history_days <= 3650:
+        errors["history_days"] = "between 1 and 3650 days"
+    if errors:
+        raise CatalogError("VALIDATION_FAILED", details={"fields": errors})
+
+
+def connection_test(*, connection: Connection) -> dict:
+    """Runs the connector's check; returns {"ok": True} or the catalogued error."""
+    from connections.connectors.registry import connector_for
+
+    try:
+        connector_for(connection).check()
+    except CatalogError as exc:
+        return {"ok": False, "code": exc.code, "message": exc.message, "details": exc.details}
+    return {"ok": True}
+
+
+@transaction.atomic
+def connection_update(*, connection: Connection, actor: Actor, name: str | None = None,
+                      sync_interval_minutes: int | None = None, history_days: int | None = None,
+                      entities: list[str] | None = None, config: dict | None = None,
+                      credentials: dict | None = None) -> Connection:
+    """Edits settings; new credentials are checked upstream and, if good, lift auth_failed."""
+    from connections.connectors.registry import connector_class
+    from syncs.models import SyncState
+
+    cls = connector_class(connection.connector)
+    changed = {}
+    if config is not None or credentials is not None:
+        merged = {**connection.config, **(config or {})}
+        connection.config = cls.validate(config=merged, credentials=credentials or connection.credentials)
+        changed["config"] = True
+    if credentials is not None:
+        cls(config=connection.config, credentials=credentials).check()
+        connection.credentials = credentials
+        changed["credentials"] = True
+    connection_numbers_validate(sync_interval_minutes=sync_interval_minutes or connection.sync_interval_minutes,
+                                history_days=history_days or connection.history_days)
+    for field, value in (("name", name), ("sync_interval_minutes", sync_interval_minutes),
+                         ("history_days", history_days)):
+        if value is not None and value != getattr(connection, field):
+            setattr(connection, field, value)
+            changed[field] = value
+    if entities is not None:
+        connection.entities = connection_entities_validate(supported=cls.entities, entities=entities)
+        changed["entities"] = connection.entities
+        for entity in connection.entities:
+            SyncState.objects.get_or_create(connection=connection, entity=entity,
+                                            defaults={"next_due_at": timezone.now()})
+    connection.save()
+    if changed.get("credentials") and connection.status == Connection.Status.AUTH_FAILED:
+        connection_set_status(connection=connection, status=Connection.Status.ACTIVE, reason="credentials updated")
+    audit_record(actor=actor, action="connection.updated", target=connection, connection=connection,
+                 details={k: (v if k not in ("credentials", "config") else "changed") for k, v in changed.items()})
+    return connection
+
+
+def _cancel_active_runs(*, connection: Connection, actor: Actor) -> int:
+    from syncs.models import SyncRun
+    from syncs.services import sync_run_cancel
+
+    runs = list(SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES))
+    for run in runs:
+        sync_run_cancel(run=run, actor=actor)
+    return len(runs)
+
+
+@transaction.atomic
+def connection_pause(*, connection: Connection, actor: Actor, reason: str = "") -> Connection:
+    """Stops scheduling and cancels queued runs (running ones stop at their next page)."""
+    if connection.status == Connection.Status.PAUSED:
+        return connection
+    connection.paused_at = timezone.now()
+    connection.save(update_fields=["paused_at", "updated_at"])
+    connection_set_status(connection=connection, status=Connection.Status.PAUSED,
+                          reason=reason or f"paused by {actor.name}")
+    cancelled = _cancel_active_runs(connection=connection, actor=actor)
+    audit_record(actor=actor, action="connection.paused", target=connection, connection=connection,
+                 details={"cancelled_runs": cancelled, "reason": reason})
+    return connection
+
+
+@transaction.atomic
+def connection_resume(*, connection: Connection, actor: Actor) -> Connection:
+    from syncs.models import SyncState
+
+    if connection.status != Connection.Status.PAUSED:
+        return connection
+    connection.paused_at = None
+    connection.save(update_fields=["paused_at", "updated_at"])
+    connection_set_status(connection=connection, status=Connection.Status.ACTIVE, reason=f"resumed by {actor.name}")
+    # Due now: the scheduler's next tick catches up on what the pause skipped.
+    SyncState.objects.filter(connection=connection).update(next_due_at=timezone.now())
+    audit_record(actor=actor, action="connection.resumed", target=connection, connection=connection)
+    return connection
+
+
+@transaction.atomic
+def connection_disconnect(*, connection: Connection, actor: Actor) -> Connection:
+    """Revokes the token and stops schedules; the synced data stays until the connection is deleted."""
+    connection.disconnected_at = timezone.now()
+    connection.token_hash = None
+    connection.save(update_fields=["disconnected_at", "token_hash", "updated_at"])
+    connection_set_status(connection=connection, status=Connection.Status.DISCONNECTED,
+                          reason=f"disconnected by {actor.name}")
+    _cancel_active_runs(connection=connection, actor=actor)
+    audit_record(actor=actor, action="connection.disconnected", target=connection, connection=connection)
+    return connection

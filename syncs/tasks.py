@@ -9,3 +9,26 @@ from syncs.models import WorkerHeartbeat
 @shared_task(ignore_result=True, soft_time_limit=20, time_limit=30)
 def worker_heartbeat_task():
     WorkerHeartbeat.objects.update_or_create(hostname=socket.gethostname(), defaults={"seen_at": timezone.now()})
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sync_run_execute_task(run_id: str):
+    # Time limits come from CELERY_TASK_SOFT_TIME_LIMIT/TIME_LIMIT; on the soft limit the run
+    # requeues itself from its checkpoint.
+    from syncs.engine import run_execute
+
+    run_execute(run_id=run_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=25, time_limit=30)
+def sync_schedule_task():
+    from syncs.services import syncs_schedule_due
+
+    syncs_schedule_due()
+
+
+@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
+def sync_reap_task():
+    from syncs.services import syncs_reap
+
+    syncs_reap()

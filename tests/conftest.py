@@ -28,3 +28,31 @@ def admin_user(django_user_model):
 def admin_client(client, admin_user):
     client.force_login(admin_user)
     return client
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """One real worker for the session; tests using it need `transactional_db`."""
+    from tests.worker import WorkerProcess, broker_purge
+
+    broker_purge()
+    worker = WorkerProcess(name="session").start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def worker_factory(django_db_setup):
+    """Starts extra workers a test may kill; all are stopped at the end of the test."""
+    from tests.worker import WorkerProcess
+
+    started = []
+
+    def start(**kwargs) -> WorkerProcess:
+        worker = WorkerProcess(**kwargs).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

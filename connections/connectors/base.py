@@ -1,0 +1,147 @@
+"""The connector contract (DESIGN section 5).
+
+A connector is a class per upstream system. It knows its config and credential fields (which
+drive the connect form and API validation), checks credentials, reads one page at a time from
+a checkpoint, and maps upstream records to the unified model. It imports nothing of syncs,
+webhooks or dashboard: the engine drives it.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from config.errors import CATALOGUE, CatalogError
+from connections.connectors.entities import ENTITIES
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    name: str
+    label: str
+    kind: str = "string"  # string | integer | number | boolean | url | json | password
+    required: bool = False
+    default: Any = None
+    help: str = ""
+
+    @property
+    def secret(self) -> bool:
+        return self.kind == "password"
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "label": self.label, "kind": self.kind, "required": self.required,
+                "default": self.default, "help": self.help}
+
+
+@dataclass
+class Page:
+    """One page of upstream records; `next_checkpoint` is None after the last page."""
+
+    records: list[dict]
+    next_checkpoint: dict | None
+
+
+class UpstreamError(CatalogError):
+    """A failure talking to the upstream system, with a catalogued UPSTREAM_* code."""
+
+    @property
+    def retryable(self) -> bool:
+        return CATALOGUE[self.code].retryable
+
+
+class MappingError(Exception):
+    """One upstream record could not be normalized; the engine counts it and goes on."""
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    entity: str
+    since: datetime | None  # incremental: changed at or after this; None reads everything
+    window_start: datetime | None  # full re-sync: the history_days window
+    checkpoint: dict = field(default_factory=dict)
+
+
+class Connector:
+    key: ClassVar[str]
+    name: ClassVar[str]
+    category: ClassVar[str]  # erp | cmms | eam
+    description: ClassVar[str] = ""
+    config_fields: ClassVar[tuple[ConfigField, ...]] = ()
+    credential_fields: ClassVar[tuple[ConfigField, ...]] = ()
+    entities: ClassVar[tuple[str, ...]] = ENTITIES
+
+    def __init__(self, *, config: dict, credentials: dict):
+        self.config = config or {}
+        self.credentials = credentials or {}
+
+    @classmethod
+    def validate(cls, *, config: dict, credentials: dict) -> dict:
+        """Checks both against the declared fields; returns config with defaults filled in.
+
+        Raises VALIDATION_FAILED with one entry per bad field, so forms and the API can show them.
+        """
+        errors = {}
+        for group, values, fields in (("config", config, cls.config_fields),
+                                      ("credentials", credentials, cls.credential_fields)):
+            known = {f.name for f in fields}
+            for name in values:
+                if name not in known:
+                    errors[f"{group}.{name}"] = "unknown field"
+            for f in fields:
+                message = _field_error(f, values.get(f.name))
+                if message:
+                    errors[f"{group}.{f.name}"] = message
+        if errors:
+            raise CatalogError("VALIDATION_FAILED", details={"fields": errors})
+        filled = {f.name: f.default for f in cls.config_fields if f.default is not None}
+        filled.update(config)
+        return cls.prepare_config(filled)
+
+    @classmethod
+    def prepare_config(cls, config: dict) -> dict:
+        """Hook for values fixed at creation time."""
+        return config
+
+    @classmethod
+    def catalogue_entry(cls) -> dict:
+        return {"key": cls.key, "name": cls.name, "category": cls.category, "description": cls.description,
+                "entities": list(cls.entities), "config_fields": [f.as_dict() for f in cls.config_fields],
+                "credential_fields": [f.as_dict() for f in cls.credential_fields]}
+
+    def check(self) -> None:
+        """Verifies the credentials with one cheap upstream call; raises UpstreamError."""
+        raise NotImplementedError
+
+    def fetch_page(self, request: ReadRequest) -> Page:
+        """Reads the page at request.checkpoint; safe to call again for the same checkpoint."""
+        raise NotImplementedError
+
+    def normalize(self, entity: str, raw: dict) -> dict:
+        """Maps one upstream record to the unified dict; raises MappingError."""
+        raise NotImplementedError
+
+    def updated_at(self, entity: str, normalized: dict) -> datetime:
+        return datetime.fromisoformat(normalized["updated_at"])
+
+    def pages(self, request: ReadRequest) -> Iterator[Page]:
+        """Streams every page from request.checkpoint on (for callers that need no retries)."""
+        checkpoint = request.checkpoint
+        while checkpoint is not None:
+            page = self.fetch_page(ReadRequest(request.entity, request.since, request.window_start, checkpoint))
+            yield page
+            checkpoint = page.next_checkpoint
+
+
+def _field_error(f: ConfigField, value) -> str:
+    if value is None or value == "":
+        return "this field is required" if f.required and f.default is None else ""
+    expected = {"integer": int, "number": (int, float), "boolean": bool, "json": (dict, list)}.get(f.kind, str)
+    if f.kind in ("integer", "number") and isinstance(value, bool):
+        return f"expected {f.kind}"
+    if f.kind == "json" and isinstance(value, (int, float)):
+        return ""  # sandbox `records` takes a number or a per-entity object
+    if not isinstance(value, expected):
+        return f"expected {f.kind}"
+    if f.kind == "url" and not value.startswith(("https://", "http://")):
+        return "expected an http(s) URL"
+    return ""

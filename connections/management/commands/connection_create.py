@@ -1,0 +1,35 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from config.errors import CatalogError
+from connections.cli import catalog_command_error, cli_actor, json_argument
+from connections.services import connection_create, customer_get_or_create
+
+
+class Command(BaseCommand):
+    help = "Creates a connection: validates, checks the credentials, queues the initial full sync, prints the token once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customer", required=True, help="Customer name (created if new)")
+        parser.add_argument("--connector", required=True, help="Connector key, e.g. sandbox")
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--config", help="JSON object")
+        parser.add_argument("--credentials", help="JSON object")
+        parser.add_argument("--json", action="store_true", help='Print {"id": ..., "token": ...}')
+
+    def handle(self, *args, **options):
+        config = json_argument(options["config"], name="config")
+        credentials = json_argument(options["credentials"], name="credentials")
+        try:
+            customer = customer_get_or_create(name=options["customer"])
+            connection, token = connection_create(customer=customer, connector=options["connector"],
+                                                  name=options["name"], config=config, credentials=credentials,
+                                                  actor=cli_actor())
+        except CatalogError as exc:
+            raise catalog_command_error(exc) from None
+        if options["json"]:
+            self.stdout.write(json.dumps({"id": str(connection.pk), "token": token}))
+            return
+        self.stdout.write(f"Created connection {connection.pk} ({connection.name}); initial full sync queued.")
+        self.stdout.write(f"Token (shown once, store it now): {token}")

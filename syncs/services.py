@@ -1,0 +1,177 @@
+"""Sync writes every caller goes through: the dashboard, the API, the CLI, admin actions, beat."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import CATALOGUE, CatalogError
+from connections.audit import Actor, audit_record
+from connections.connectors.registry import connector_class
+from connections.models import Connection
+from syncs import outcomes
+from syncs.models import Mode, SyncRun, SyncState, Trigger
+from syncs.selectors import sync_run_active
+
+
+@dataclass
+class TriggeredRun:
+    run: SyncRun
+    created: bool  # False: an active run already covered this request and is returned instead
+
+
+def sync_entities_validate(*, connection: Connection, entities: list[str] | None) -> list[str]:
+    if not entities:
+        return list(connection.entities)
+    supported = set(connector_class(connection.connector).entities) & set(connection.entities)
+    unknown = [e for e in entities if e not in supported]
+    if unknown:
+        raise CatalogError("VALIDATION_FAILED", f"Not an enabled entity of this connection: {', '.join(unknown)}.",
+                           details={"fields": {"entities": f"choose from {sorted(supported)}"}})
+    return list(dict.fromkeys(entities))
+
+
+def sync_allowed_check(*, connection: Connection) -> None:
+    if connection.status in (Connection.Status.PAUSED, Connection.Status.DISCONNECTED):
+        raise CatalogError("CONNECTION_NOT_ACTIVE", f"The connection is {connection.status}; resume it first.",
+                           details={"status": connection.status})
+    if connection.status == Connection.Status.AUTH_FAILED:
+        raise CatalogError("REAUTHORIZATION_REQUIRED", connection.status_reason or CATALOGUE[
+            "REAUTHORIZATION_REQUIRED"].message, details={"status": connection.status})
+
+
+def sync_trigger(*, connection: Connection, entities: list[str] | None = None, mode: str = Mode.INCREMENTAL,
+                 trigger: str = Trigger.SCHEDULE, requested_by: str = "", request_id: str = "",
+                 actor: Actor | None = None) -> list[TriggeredRun]:
+    """Queues a run per entity, or returns the active run that already covers it.
+
+    A full re-sync asked for while an incremental run of that entity is active is refused
+    with SYNC_IN_PROGRESS: merging it into the incremental run would silently skip deletions.
+    """
+    if mode not in Mode.values:
+        raise CatalogError("VALIDATION_FAILED", details={"fields": {"mode": f"one of {Mode.values}"}})
+    if trigger != Trigger.SCHEDULE:
+        sync_allowed_check(connection=connection)
+    entities = sync_entities_validate(connection=connection, entities=entities)
+    with transaction.atomic():
+        if mode == Mode.FULL:
+            _refuse_full_over_incremental(connection=connection, entities=entities)
+        results = [_trigger_one(connection=connection, entity=entity, mode=mode, trigger=trigger,
+                                requested_by=requested_by, request_id=request_id) for entity in entities]
+        if actor is not None:
+            audit_record(actor=actor, action=f"sync.{mode}_requested", target=connection, connection=connection,
+                         details={"entities": entities, "runs": [str(r.run.pk) for r in results],
+                                  "created": [r.created for r in results]})
+    return results
+
+
+def _refuse_full_over_incremental(*, connection: Connection, entities: list[str]) -> None:
+    busy = list(SyncRun.objects.filter(connection=connection, entity__in=entities, mode=Mode.INCREMENTAL,
+                                       status__in=SyncRun.ACTIVE_STATUSES).values_list("entity", "id"))
+    if busy:
+        raise CatalogError("SYNC_IN_PROGRESS", "An incremental sync of " + ", ".join(e for e, _ in busy) +
+                           " is running; cancel it or wait for it before a full re-sync.",
+                           details={"entities": [e for e, _ in busy], "run_ids": [str(i) for _, i in busy]})
+
+
+def _trigger_one(*, connection, entity, mode, trigger, requested_by, request_id) -> TriggeredRun:
+    existing = sync_run_active(connection=connection, entity=entity)
+    if existing:
+        return TriggeredRun(run=existing, created=False)
+    run = SyncRun(connection=connection, entity=entity, mode=mode, trigger=trigger, requested_by=requested_by,
+                  request_id=request_id)
+    _resume_from_failed(run=run)
+    try:
+        with transaction.atomic():
+            run.save(force_insert=True)
+    except IntegrityError:
+        # The partial unique index caught a concurrent trigger: hand back the run it created.
+        existing = sync_run_active(connection=connection, entity=entity)
+        if existing is None:
+            raise
+        if mode == Mode.FULL and existing.mode == Mode.INCREMENTAL:
+            _refuse_full_over_incremental(connection=connection, entities=[entity])
+        return TriggeredRun(run=existing, created=False)
+    outcomes.run_note(run=run, event="queued", trigger=trigger, requested_by=requested_by,
+                      resumed_from=str(run.resumed_from_id) if run.resumed_from_id else None)
+    outcomes.run_enqueue(run=run)
+    return TriggeredRun(run=run, created=True)
+
+
+def _resume_from_failed(*, run: SyncRun) -> None:
+    """A run after a failed one of the same mode picks up its checkpoint instead of starting over."""
+    state = SyncState.objects.filter(connection=run.connection, entity=run.entity).first()
+    run.cursor_from = state.cursor if state else None
+    last = SyncRun.objects.filter(connection=run.connection, entity=run.entity).order_by("-queued_at").first()
+    if (last is None or last.status != SyncRun.Status.FAILED or last.mode != run.mode
+            or not CATALOGUE[last.error_code or "INTERNAL_ERROR"].retryable
+            or not (last.checkpoint or {}).get("reader")):
+        return
+    run.resumed_from = last
+    run.checkpoint, run.cursor_from, run.pages = last.checkpoint, last.cursor_from, last.pages
+    for name in SyncRun.COUNT_FIELDS:
+        setattr(run, name, getattr(last, name))
+
+
+def sync_run_cancel(*, run: SyncRun, actor: Actor) -> SyncRun:
+    """Cancels a queued run at once and asks a running one to stop between pages."""
+    with transaction.atomic():
+        if not SyncRun.objects.filter(pk=run.pk, status__in=SyncRun.ACTIVE_STATUSES).update(cancel_requested=True):
+            run.refresh_from_db()
+            return run
+        audit_record(actor=actor, action="sync.cancel_requested", target=run, connection=run.connection,
+                     details={"entity": run.entity})
+        outcomes.run_cancel_if_requested(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def sync_run_retry(*, run: SyncRun, actor: Actor) -> TriggeredRun:
+    return sync_trigger(connection=run.connection, entities=[run.entity], mode=run.mode, trigger=Trigger.RETRY,
+                        requested_by=actor.name, request_id=actor.request_id, actor=actor)[0]
+
+
+def syncs_schedule_due(*, limit: int = 500) -> list[TriggeredRun]:
+    """Beat, every 30 s: an incremental run for each due SyncState of a schedulable connection."""
+    now = timezone.now()
+    due = (SyncState.objects.filter(next_due_at__lte=now, connection__status__in=[
+        Connection.Status.ACTIVE, Connection.Status.UNREACHABLE]).select_related("connection").order_by("next_due_at"))
+    triggered = []
+    for state in due[:limit]:
+        connection = state.connection
+        # Provisional: the run's outcome sets the real next time (interval, or backoff).
+        SyncState.objects.filter(pk=state.pk).update(
+            next_due_at=now + timedelta(minutes=connection.sync_interval_minutes))
+        if state.entity in connection.entities:
+            triggered += sync_trigger(connection=connection, entities=[state.entity], trigger=Trigger.SCHEDULE,
+                                      requested_by="scheduler")
+    return triggered
+
+
+def syncs_reap() -> dict:
+    """Fails runs that stopped sending heartbeats and resumes them; resends lost queued messages."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.SYNC_STALL_SECONDS)
+    reaped = []
+    for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff).select_related(
+            "connection"):
+        error = CatalogError("SYNC_STALLED", f"No heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC "
+                             "(worker lost?); requeued from its checkpoint.")
+        if not outcomes.run_finish_failed(run=run, error=error, only_if_stalled_before=cutoff):
+            continue
+        try:
+            reaped.append(sync_trigger(connection=run.connection, entities=[run.entity], mode=run.mode,
+                                       trigger=Trigger.RETRY, requested_by="reaper")[0].run)
+        except CatalogError:
+            pass  # paused or disconnected meanwhile: the failed run keeps its checkpoint for later
+    resend_cutoff = now - timedelta(seconds=settings.SYNC_QUEUED_RESEND_SECONDS)
+    lost = list(SyncRun.objects.filter(status=SyncRun.Status.QUEUED, queued_at__lt=resend_cutoff).exclude(
+        heartbeat_at__gte=resend_cutoff))
+    for run in lost:
+        with transaction.atomic():
+            outcomes.run_note(run=run, event="resent", reason="not picked up in time; Celery message sent again")
+            outcomes.run_enqueue(run=run)
+    return {"reaped": [str(r.resumed_from_id) for r in reaped], "resumed": [str(r.pk) for r in reaped],
+            "resent": [str(r.pk) for r in lost]}

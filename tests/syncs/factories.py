@@ -1,0 +1,33 @@
+from datetime import UTC, datetime, timedelta
+
+from connections.audit import Actor
+from connections.connectors.registry import connector_for
+from connections.services import connection_create, customer_get_or_create
+from syncs.models import Record, SyncRun
+
+TEST_ACTOR = Actor(name="tester", source="cli", request_id="req_test")
+
+
+def sandbox_connection(*, name: str = "Sandbox", records=40, page_size: int = 10, entities=None, verify=True,
+                       credentials=None, **config):
+    """A sandbox connection made through the real service, with its initial full run queued."""
+    config = {"seed": 5, "records": records, "page_size": page_size,
+              "anchor": (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat(), **config}
+    connection, token = connection_create(
+        customer=customer_get_or_create(name="Test Customer"), connector="sandbox", name=name, config=config,
+        credentials=credentials or {"api_key": "k"}, entities=entities, actor=TEST_ACTOR, verify=verify)
+    return connection
+
+
+def queued_run(connection, entity: str) -> SyncRun:
+    return SyncRun.objects.get(connection=connection, entity=entity, status=SyncRun.Status.QUEUED)
+
+
+def stored(connection, entity: str) -> dict[str, dict]:
+    return {r.remote_id: r.data for r in Record.objects.filter(connection=connection, entity=entity,
+                                                               deleted_at__isnull=True)}
+
+
+def expected(connection, entity: str) -> dict[str, dict]:
+    connection.refresh_from_db()
+    return connector_for(connection).expected(entity)
