@@ -8,16 +8,19 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from connections.audit import Actor
 from connections.models import Connection
-from connections.services import customer_get_or_create
+from connections.services import connection_create, customer_get_or_create
+
+DEMO_ACTOR = Actor(name="demo", source="cli")
 
 DEMO_CONNECTIONS = [
-    # (customer, connection name, config, credentials)
-    ("Acme Manufacturing", "Acme sandbox ERP", {"seed": 1, "records": 10000, "change_rate": 0.01}, {"api_key": "demo"}),
+    # (customer, connection name, sandbox config)
+    ("Acme Manufacturing", "Acme sandbox ERP (healthy, 10k per entity)",
+     {"seed": 1, "records": 10000, "page_size": 500, "change_rate": 0.01, "deleted_fraction": 0.002}),
     ("Northwind Utilities", "Northwind CMMS (rate limited)",
-     {"seed": 2, "records": 2000, "faults": {"rate_limit_every": 3, "retry_after": 2}}, {"api_key": "demo"}),
-    ("Contoso Mining", "Contoso EAM (bad credentials)",
-     {"seed": 3, "records": 500}, {"api_key": "wrong", "expected_api_key": "right"}),
+     {"seed": 2, "records": 2000, "faults": {"rate_limit_every": 3, "retry_after": 2}}),
+    ("Contoso Mining", "Contoso EAM (bad credentials)", {"seed": 3, "records": 500, "faults": {"auth_failure": True}}),
 ]
 
 
@@ -52,15 +55,13 @@ def demo_seed() -> DemoResult:
     result = DemoResult(password=demo_password())
     if demo_user_ensure(password=result.password):
         result.lines.append("Created user admin")
-    for customer_name, name, config, credentials in DEMO_CONNECTIONS:
+    for customer_name, name, config in DEMO_CONNECTIONS:
         customer = customer_get_or_create(name=customer_name)
         if Connection.objects.filter(customer=customer, name=name).exists():
             continue
-        demo_connection_create(customer=customer, name=name, config=config, credentials=credentials)
-        result.lines.append(f"Created connection {name} for {customer_name}")
+        # Not verified up front, so the bad-credentials one is created too and fails its first sync.
+        connection, token = connection_create(customer=customer, connector="sandbox", name=name, config=config,
+                                              credentials={"api_key": "demo"}, actor=DEMO_ACTOR, verify=False)
+        result.lines.append(f"Created connection {name} for {customer_name}; initial full sync queued; "
+                            f"API token: {token}")
     return result
-
-
-def demo_connection_create(*, customer, name: str, config: dict, credentials: dict) -> Connection:
-    return Connection.objects.create(customer=customer, connector="sandbox", name=name,
-                                     config=config, credentials=credentials)

@@ -30,9 +30,12 @@ def admin_client(client, admin_user):
     return client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker_process(django_db_setup, django_db_blocker):
-    """One real worker for the session; tests using it need `transactional_db`."""
+    """One real worker per test module; tests using it need `transactional_db`.
+
+    Module scope, so modules that start their own workers (and kill them) have the queue to themselves.
+    """
     from tests.worker import WorkerProcess, broker_purge
 
     broker_purge()
@@ -56,3 +59,16 @@ def worker_factory(django_db_setup):
     yield start
     for worker in started:
         worker.stop()
+
+
+def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
+    """Polls until predicate() is truthy; returns its value. For waits on a real worker."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

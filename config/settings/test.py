@@ -3,7 +3,10 @@
 import os
 import tempfile
 
-os.environ.setdefault("VAR_DIR", os.path.join(tempfile.gettempdir(), f"plantsync-test-{os.getuid()}"))
+# A fresh folder per test session (inherited by worker subprocesses through the environment),
+# so two test runs on one machine never share a SQLite file or a broker folder.
+if "VAR_DIR" not in os.environ:
+    os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="plantsync-test-")
 
 from config.settings.base import *  # noqa: E402,F403
 from config.settings.base import DATABASES, VAR_DIR  # noqa: E402
