@@ -1,8 +1,9 @@
 """Writing one page of records: prepared rows in, created/updated/unchanged counts out.
 
-PostgreSQL gets the fast path: COPY into a temporary staging table, then one merge statement.
-SQLite (the embedded default) selects the page's stored hashes and upserts what changed.
-Both run inside the caller's transaction, so a page and the run's checkpoint commit together.
+The page's stored hashes are read once; new rows are inserted (COPY straight into the table on
+PostgreSQL), changed rows updated (through a COPY'd staging table on PostgreSQL), unchanged rows
+left alone. Everything runs inside the caller's transaction, so a page and the run's checkpoint
+commit together.
 """
 
 import hashlib
@@ -31,6 +32,8 @@ class PreparedPage:
     rows: list[Row]
     failures: list[str]
     max_updated_at: datetime | None
+    # Filled by the writer on the reader thread: work done there is off the writing thread.
+    preformatted: list[str] | None = None
 
 
 @dataclass
@@ -67,85 +70,137 @@ def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID,
     return PreparedPage(rows=list(by_id.values()), failures=failures, max_updated_at=newest)
 
 
-class PostgresWriter:
-    STAGE = "sync_stage"
+class PageWriter:
+    """Sorts a page into new, changed and unchanged rows by the stored hashes, then writes each
+    kind with one batched statement. Only one run per (connection, entity) is active at a time,
+    so no other writer adds these ids between the read and the write."""
 
-    def write(self, rows: list[Row], *, connection_id, entity: str, now: datetime, marker: uuid.UUID,
+    def write(self, page: PreparedPage, *, connection_id, entity: str, now: datetime, marker: uuid.UUID,
               full: bool) -> PageResult:
+        rows = page.rows
         if not rows:
             return PageResult()
+        stored = self.stored_hashes([row.id for row in rows])
+        new, new_lines, changed, unchanged = [], [], [], []
+        for i, row in enumerate(rows):
+            before = stored.get(row.id)
+            if before is None:
+                new.append(row)
+                if page.preformatted:
+                    new_lines.append(page.preformatted[i])
+            elif before[0] != row.content_hash or before[1]:
+                changed.append(row)
+            else:
+                unchanged.append(row.id)
         with db.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {self.STAGE} (id uuid, remote_id text, data jsonb, raw jsonb, "
-                "content_hash text, remote_updated_at timestamptz) ON COMMIT DELETE ROWS")
-            with cursor.cursor.copy(f"COPY {self.STAGE} (id, remote_id, data, raw, content_hash, remote_updated_at) "
-                                    "FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row((row.id, row.remote_id, row.data, row.raw, row.content_hash, row.remote_updated_at))
-            # Unchanged rows are left alone (the WHERE on the update), so a re-sync rewrites nothing.
-            cursor.execute(
-                f"""INSERT INTO syncs_record AS r (id, connection_id, entity, remote_id, data, raw, content_hash,
-                        remote_updated_at, modified_at, last_seen_run, deleted_at)
-                    SELECT s.id, %s, %s, s.remote_id, s.data, s.raw, s.content_hash, s.remote_updated_at, %s, %s, NULL
-                    FROM {self.STAGE} s
-                    ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, raw = EXCLUDED.raw,
-                        content_hash = EXCLUDED.content_hash, remote_updated_at = EXCLUDED.remote_updated_at,
-                        modified_at = EXCLUDED.modified_at, last_seen_run = EXCLUDED.last_seen_run, deleted_at = NULL
-                    WHERE r.content_hash <> EXCLUDED.content_hash OR r.deleted_at IS NOT NULL
-                    RETURNING (xmax = 0)""",
-                [connection_id, entity, now, marker])
-            written = [inserted for (inserted,) in cursor.fetchall()]
-            if full:
-                # A full re-sync must mark every record it saw, changed or not, for deletion detection.
-                cursor.execute(
-                    f"UPDATE syncs_record r SET last_seen_run = %s FROM {self.STAGE} s "
-                    "WHERE r.id = s.id AND r.last_seen_run IS DISTINCT FROM %s", [marker, marker])
-            # ON COMMIT empties it too, but the caller's transaction may span several pages.
-            cursor.execute(f"TRUNCATE {self.STAGE}")
-        created = sum(written)
-        return PageResult(created=created, updated=len(written) - created, unchanged=len(rows) - len(written))
+            self.prepare_transaction(cursor)
+            if new:
+                self.insert(cursor, new, connection_id=connection_id, entity=entity, now=now, marker=marker,
+                            lines=new_lines or None)
+            if changed:
+                self.update(cursor, changed, now=now, marker=marker)
+            # A full re-sync marks every record it saw, changed or not, for deletion detection.
+            if full and unchanged:
+                self.mark_seen(cursor, unchanged, marker=marker)
+        return PageResult(created=len(new), updated=len(changed), unchanged=len(unchanged))
+
+    def prepare_transaction(self, cursor) -> None:
+        pass
+
+    def preformat(self, page: PreparedPage, *, connection_id, entity: str) -> None:
+        pass
 
 
-class SqliteWriter:
-    """The embedded default's simpler path: one read of the page's hashes, then batched upserts."""
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
-    def write(self, rows: list[Row], *, connection_id, entity: str, now: datetime, marker: uuid.UUID,
-              full: bool) -> PageResult:
-        if not rows:
-            return PageResult()
-        ops = db.ops
-        ids = [row.id.hex for row in rows]
+
+def _json_for_copy(text: str) -> str:
+    # JSON text never holds a raw tab, newline or carriage return (they are escaped inside
+    # strings), so the backslash is the one character COPY's text format needs doubled.
+    return text.replace("\\", "\\\\")
+
+
+class PostgresWriter(PageWriter):
+    """New rows go straight into the table with COPY; changed rows through a staging table."""
+
+    STAGE = "sync_stage"
+    COLUMNS = "id, connection_id, entity, remote_id, data, raw, content_hash, remote_updated_at, modified_at, last_seen_run"
+
+    def stored_hashes(self, ids: list[uuid.UUID]) -> dict:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT id, content_hash, deleted_at IS NOT NULL FROM syncs_record WHERE id = ANY(%s)", [ids])
+            return {rid: (content_hash, deleted) for rid, content_hash, deleted in cursor.fetchall()}
+
+    def prepare_transaction(self, cursor) -> None:
+        # Pages commit without waiting for the WAL flush. A database crash can then lose the last
+        # pages, but each page and its checkpoint commit together, so the run resumes before them.
+        # The run's final transaction commits normally and flushes everything before it.
+        cursor.execute("SET LOCAL synchronous_commit = off")
+
+    def preformat(self, page: PreparedPage, *, connection_id, entity: str) -> None:
+        """COPY text lines up to the modified_at column, built on the reader thread, so the
+        writing thread hands PostgreSQL one string per page instead of formatting row by row."""
+        head = f"\t{connection_id}\t{entity}\t"
+        page.preformatted = [
+            f"{r.id}{head}{r.remote_id.translate(_COPY_ESCAPES)}\t{_json_for_copy(r.data)}\t"
+            f"{_json_for_copy(r.raw)}\t{r.content_hash}\t{r.remote_updated_at.isoformat()}\t"
+            for r in page.rows]
+
+    def insert(self, cursor, rows, *, connection_id, entity, now, marker, lines=None) -> None:
+        with cursor.cursor.copy(f"COPY syncs_record ({self.COLUMNS}) FROM STDIN") as copy:
+            if lines is not None:
+                tail = f"{now.isoformat()}\t{marker}\n"
+                copy.write(tail.join(lines) + tail)
+                return
+            for r in rows:
+                copy.write_row((r.id, connection_id, entity, r.remote_id, r.data, r.raw, r.content_hash,
+                                r.remote_updated_at, now, marker))
+
+    def update(self, cursor, rows, *, now, marker) -> None:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.STAGE} (id uuid, data jsonb, raw jsonb, "
+                       "content_hash text, remote_updated_at timestamptz) ON COMMIT DELETE ROWS")
+        with cursor.cursor.copy(f"COPY {self.STAGE} (id, data, raw, content_hash, remote_updated_at) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((r.id, r.data, r.raw, r.content_hash, r.remote_updated_at))
+        cursor.execute(
+            f"""UPDATE syncs_record r SET data = s.data, raw = s.raw, content_hash = s.content_hash,
+                    remote_updated_at = s.remote_updated_at, modified_at = %s, last_seen_run = %s, deleted_at = NULL
+                FROM {self.STAGE} s WHERE r.id = s.id""", [now, marker])
+        # ON COMMIT empties it too, but the caller's transaction may span several pages.
+        cursor.execute(f"TRUNCATE {self.STAGE}")
+
+    def mark_seen(self, cursor, ids, *, marker) -> None:
+        cursor.execute("UPDATE syncs_record SET last_seen_run = %s WHERE id = ANY(%s)", [marker, ids])
+
+
+class SqliteWriter(PageWriter):
+    """The embedded default: the same three statements as executemany and IN lists."""
+
+    def stored_hashes(self, ids: list[uuid.UUID]) -> dict:
         with db.cursor() as cursor:
             cursor.execute(f"SELECT id, content_hash, deleted_at IS NOT NULL FROM syncs_record "
-                           f"WHERE id IN ({','.join(['%s'] * len(ids))})", ids)
-            stored = {rid: (content_hash, deleted) for rid, content_hash, deleted in cursor.fetchall()}
-            result, changed, unchanged = PageResult(), [], []
-            for row in rows:
-                before = stored.get(row.id.hex)
-                if before is None:
-                    result.created += 1
-                elif before[0] != row.content_hash or before[1]:
-                    result.updated += 1
-                else:
-                    result.unchanged += 1
-                    unchanged.append(row.id.hex)
-                    continue
-                changed.append((row.id.hex, connection_id.hex, entity, row.remote_id, row.data, row.raw,
-                                row.content_hash, ops.adapt_datetimefield_value(row.remote_updated_at),
-                                ops.adapt_datetimefield_value(now), marker.hex))
-            if changed:
-                cursor.executemany(
-                    """INSERT INTO syncs_record (id, connection_id, entity, remote_id, data, raw, content_hash,
-                           remote_updated_at, modified_at, last_seen_run, deleted_at)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL)
-                       ON CONFLICT (id) DO UPDATE SET data = excluded.data, raw = excluded.raw,
-                           content_hash = excluded.content_hash, remote_updated_at = excluded.remote_updated_at,
-                           modified_at = excluded.modified_at, last_seen_run = excluded.last_seen_run,
-                           deleted_at = NULL""", changed)
-            if full and unchanged:
-                cursor.execute(f"UPDATE syncs_record SET last_seen_run = %s "
-                               f"WHERE id IN ({','.join(['%s'] * len(unchanged))})", [marker.hex, *unchanged])
-        return result
+                           f"WHERE id IN ({','.join(['%s'] * len(ids))})", [i.hex for i in ids])
+            return {uuid.UUID(rid): (content_hash, deleted) for rid, content_hash, deleted in cursor.fetchall()}
+
+    def insert(self, cursor, rows, *, connection_id, entity, now, marker, lines=None) -> None:
+        adapt = db.ops.adapt_datetimefield_value
+        cursor.executemany(
+            """INSERT INTO syncs_record (id, connection_id, entity, remote_id, data, raw, content_hash,
+                   remote_updated_at, modified_at, last_seen_run) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [(r.id.hex, connection_id.hex, entity, r.remote_id, r.data, r.raw, r.content_hash,
+              adapt(r.remote_updated_at), adapt(now), marker.hex) for r in rows])
+
+    def update(self, cursor, rows, *, now, marker) -> None:
+        adapt = db.ops.adapt_datetimefield_value
+        cursor.executemany(
+            """UPDATE syncs_record SET data = %s, raw = %s, content_hash = %s, remote_updated_at = %s,
+                   modified_at = %s, last_seen_run = %s, deleted_at = NULL WHERE id = %s""",
+            [(r.data, r.raw, r.content_hash, adapt(r.remote_updated_at), adapt(now), marker.hex, r.id.hex)
+             for r in rows])
+
+    def mark_seen(self, cursor, ids, *, marker) -> None:
+        cursor.execute(f"UPDATE syncs_record SET last_seen_run = %s WHERE id IN ({','.join(['%s'] * len(ids))})",
+                       [marker.hex, *(i.hex for i in ids)])
 
 
 def writer_for_database():

@@ -1,0 +1,115 @@
+"""bench_sync: a full sync of N sandbox purchase orders, against a bare COPY of the same rows."""
+
+import resource
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.db import connection as db
+from django.db import transaction
+
+from connections.audit import Actor
+from connections.connectors.base import ReadRequest
+from connections.connectors.registry import connector_for
+from connections.models import Connection
+from connections.services import connection_create, customer_get_or_create
+from syncs import engine
+from syncs.models import Record, SyncRun
+from syncs.writers import rows_prepare
+
+BENCH_ACTOR = Actor(name="bench", source="cli")
+ENTITY = "purchase_orders"
+
+
+@dataclass
+class BenchResult:
+    records: int
+    seconds: float
+    write_seconds: float
+    copy_seconds: float | None
+    peak_rss_mb: float
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds
+
+    @property
+    def copy_ratio(self) -> float | None:
+        # Throughput ratio: ours / bare COPY, over the same rows.
+        return self.copy_seconds / self.write_seconds if self.copy_seconds else None
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_connection(*, records: int, page_size: int) -> Connection:
+    Connection.objects.filter(name="bench_sync", customer__name="Benchmark").delete()
+    connection, _ = connection_create(
+        customer=customer_get_or_create(name="Benchmark"), connector="sandbox", name="bench_sync",
+        config={"seed": 42, "records": {ENTITY: records}, "page_size": page_size}, credentials={"api_key": "bench"},
+        entities=[ENTITY], actor=BENCH_ACTOR)
+    return connection
+
+
+class TimedExecution(engine.RunExecution):
+    """The engine's run, timing the page transactions (write + checkpoint + commit) apart."""
+
+    write_seconds = 0.0
+
+    def write_page(self, page):
+        start = time.perf_counter()
+        super().write_page(page)
+        TimedExecution.write_seconds += time.perf_counter() - start
+
+
+def bench_full_sync(*, connection: Connection) -> tuple[SyncRun, float, float]:
+    run = SyncRun.objects.get(connection=connection, entity=ENTITY, status=SyncRun.Status.QUEUED)
+    run = engine.run_claim(run_id=run.pk)
+    TimedExecution.write_seconds = 0.0
+    start = time.perf_counter()
+    TimedExecution(run).execute()
+    seconds = time.perf_counter() - start
+    run.refresh_from_db()
+    return run, seconds, TimedExecution.write_seconds
+
+
+def bench_bare_copy(*, connection: Connection) -> float:
+    """The same rows, prepared untimed, COPY'd into an index-free scratch table: the ceiling."""
+    connector = connector_for(connection)
+    seconds = 0.0
+    with transaction.atomic(), db.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_copy_scratch")
+        # The record table's columns and storage (compression), without its indexes and constraints.
+        cursor.execute("CREATE TABLE bench_copy_scratch (LIKE syncs_record INCLUDING COMPRESSION INCLUDING STORAGE)")
+        marker = uuid.uuid4()
+        for page in connector.pages(ReadRequest(ENTITY, since=None, window_start=None, checkpoint={})):
+            rows = rows_prepare(connector=connector, entity=ENTITY, connection_id=connection.id,
+                                raws=page.records).rows
+            start = time.perf_counter()
+            with cursor.cursor.copy("COPY bench_copy_scratch (id, connection_id, entity, remote_id, data, raw, "
+                                    "content_hash, remote_updated_at, modified_at, last_seen_run, deleted_at) "
+                                    "FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row((r.id, connection.id, ENTITY, r.remote_id, r.data, r.raw, r.content_hash,
+                                    r.remote_updated_at, r.remote_updated_at, marker, None))
+            seconds += time.perf_counter() - start
+        start = time.perf_counter()
+    seconds += time.perf_counter() - start  # the commit
+    with db.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_copy_scratch")
+    return seconds
+
+
+def bench_sync(*, records: int, page_size: int = 1000, keep: bool = False) -> BenchResult:
+    connection = bench_connection(records=records, page_size=page_size)
+    run, seconds, write_seconds = bench_full_sync(connection=connection)
+    if run.status != SyncRun.Status.SUCCEEDED or run.created != records:
+        raise RuntimeError(f"bench run ended {run.status} with {run.created} created: {run.error_message}")
+    copy_seconds = bench_bare_copy(connection=connection) if db.vendor == "postgresql" else None
+    result = BenchResult(records=records, seconds=seconds, write_seconds=write_seconds, copy_seconds=copy_seconds,
+                         peak_rss_mb=peak_rss_mb())
+    if not keep:
+        Record.objects.filter(connection=connection).delete()
+        connection.delete()
+    return result

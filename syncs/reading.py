@@ -1,0 +1,98 @@
+"""Reading ahead: upstream pages are fetched and prepared on a thread while the engine writes.
+
+Fetching, normalizing and hashing are Python work; writing is mostly the database's. Doing
+them side by side keeps both cores busy. The reader thread never touches the database: retry
+notes travel to the engine through the same queue as pages, and the engine keeps the heartbeat
+while it waits. The queue is short, so memory stays bounded to a few pages whatever the size.
+"""
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from queue import Empty, Full, Queue
+
+from connections.connectors.base import Connector, Page, ReadRequest, UpstreamError
+from syncs.writers import PreparedPage
+
+_DONE = object()
+
+
+@dataclass
+class ReadPage:
+    prepared: PreparedPage
+    fetched: int
+    next_checkpoint: dict | None
+
+
+@dataclass
+class RetryNote:
+    code: str
+    attempt: int
+    wait_seconds: float
+    message: str
+
+
+class PageReader:
+    def __init__(self, *, connector: Connector, request_for: Callable[[dict], ReadRequest],
+                 prepare: Callable[[list[dict]], PreparedPage], checkpoint: dict, retries: int,
+                 retry_wait: Callable[[UpstreamError, int], float], depth: int = 2):
+        self.connector, self.request_for, self.prepare = connector, request_for, prepare
+        self.checkpoint, self.retries, self.retry_wait = checkpoint, retries, retry_wait
+        self.queue: Queue = Queue(maxsize=depth)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="sync-page-reader", daemon=True)
+
+    def __enter__(self) -> "PageReader":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # A reader blocked in a slow upstream call is a daemon thread and ends with it.
+        self.stopping.set()
+        self.thread.join(timeout=1)
+
+    def items(self, *, on_idle: Callable[[], None], idle_seconds: float = 5) -> Iterator[ReadPage | RetryNote]:
+        while True:
+            try:
+                item = self.queue.get(timeout=idle_seconds)
+            except Empty:
+                on_idle()
+                continue
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _run(self) -> None:
+        try:
+            checkpoint = self.checkpoint
+            while checkpoint is not None and not self.stopping.is_set():
+                page = self._fetch_with_retries(self.request_for(checkpoint))
+                self._put(ReadPage(self.prepare(page.records), len(page.records), page.next_checkpoint))
+                checkpoint = page.next_checkpoint
+            self._put(_DONE)
+        except BaseException as exc:  # handed to the engine, which fails the run with it
+            self._put(exc)
+
+    def _fetch_with_retries(self, request: ReadRequest) -> Page:
+        attempt = 0
+        while True:
+            try:
+                return self.connector.fetch_page(request)
+            except UpstreamError as exc:
+                attempt += 1
+                if not exc.retryable or attempt > self.retries:
+                    raise
+                wait = self.retry_wait(exc, attempt)
+                self._put(RetryNote(exc.code, attempt, round(wait, 3), exc.message))
+                if self.stopping.wait(wait):
+                    raise
+    
+    def _put(self, item) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except Full:
+                continue
