@@ -12,7 +12,7 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_database_url() -> str:
+def subprocess_database_url() -> str:
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
@@ -29,7 +29,7 @@ class WorkerProcess:
         self.log_path = Path(settings.VAR_DIR) / f"worker-{name}-{os.getpid()}.log"
 
     def start(self) -> "WorkerProcess":
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": test_database_url(),
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": subprocess_database_url(),
                "VAR_DIR": str(settings.VAR_DIR), **self.extra_env}
         cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", self.queues,
                "--concurrency", str(self.concurrency), "--pool", "prefork", "--loglevel", "INFO",

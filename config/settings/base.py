@@ -132,7 +132,7 @@ if REDIS_URL:
         "socket_timeout": 10,
     }
 else:
-    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
     for _sub in ("queue", "processed"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -197,3 +197,4 @@ WEBHOOK_CA_BUNDLE = env("WEBHOOK_CA_BUNDLE", default="")
 WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=3)
 WEBHOOK_SECRET_ROLLOVER_HOURS = env.int("WEBHOOK_SECRET_ROLLOVER_HOURS", default=24)
 CELERY_BEAT_SCHEDULE["webhook-sweep"] = {"task": "webhooks.tasks.webhook_sweep_task", "schedule": timedelta(seconds=30)}
+
