@@ -9,6 +9,7 @@ Config keys are documented in docs/sandbox.md.
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
 from connections.connectors.registry import register
@@ -48,18 +49,31 @@ def clock() -> float:
 
 
 def _mix(*parts: int) -> int:
-    """A fast, stable 64-bit hash (splitmix64 rounds); Python's hash() is salted per process."""
+    """A fast, stable 64-bit hash; Python's hash() is salted per process."""
     x = 0x9E3779B97F4A7C15
     for p in parts:
         x = ((x ^ p) * 0xBF58476D1CE4E5B9) & MASK64
-        x ^= x >> 31
-        x = (x * 0x94D049BB133111EB) & MASK64
-        x ^= x >> 29
-    return x
+    x ^= x >> 31
+    x = (x * 0x94D049BB133111EB) & MASK64
+    return x ^ (x >> 29)
+
+
+@lru_cache(maxsize=4096)
+def _day(day: int) -> str:
+    return datetime.fromtimestamp(day * DAY, UTC).date().isoformat()
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(int(ts), UTC).isoformat()
+    """The same text as datetime.isoformat() of a UTC time, without building a datetime:
+    it is called several times for every generated record."""
+    ts = int(ts)
+    day, rest = divmod(ts, DAY)
+    hour, rest = divmod(rest, 3600)
+    return f"{_day(day)}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}+00:00"
+
+
+def _date(ts: float) -> str:
+    return _day(int(ts) // DAY)
 
 
 def _money(cents: int) -> str:
@@ -109,6 +123,11 @@ class SandboxConnector(Connector):
         self.deleted_per_10k = int(float(c.get("deleted_fraction", 0) or 0) * 10000)
         self.faults = c.get("faults") or {}
         self._attempts: Counter = Counter()
+        records = c.get("records", 100)
+        self._counts = {e: int(records.get(e, 0)) if isinstance(records, dict) else int(records) for e in ENTITY_SALT}
+        # References repeat across records (a few vendors on many orders): build each once.
+        self._vendor_refs: dict[int, dict] = {}
+        self._location_refs: dict[int, dict] = {}
 
     @classmethod
     def prepare_config(cls, config: dict) -> dict:
@@ -127,10 +146,7 @@ class SandboxConnector(Connector):
     # --- sizes and timing ------------------------------------------------------------------
 
     def count(self, entity: str) -> int:
-        records = self.config.get("records", 100)
-        if isinstance(records, dict):
-            return int(records.get(entity, 0))
-        return int(records)
+        return self._counts.get(entity, 0)
 
     def _changing(self, i: int) -> bool:
         return bool(self.change_stride) and i % self.change_stride == self.seed % self.change_stride
@@ -233,14 +249,22 @@ class SandboxConnector(Connector):
         return record
 
     def _vendor_ref(self, h: int) -> dict:
-        n = max(1, self.count("vendors"))
-        j = h % n
-        return {"Id": f"V{100000 + j}", "Name": self._vendor_name(_mix(self.seed, 11, j))}
+        j = h % max(1, self._counts["vendors"])
+        ref = self._vendor_refs.get(j)
+        if ref is None:
+            if len(self._vendor_refs) > 10000:  # bounded, so memory stays flat for any size
+                self._vendor_refs.clear()
+            ref = self._vendor_refs[j] = {"Id": f"V{100000 + j}", "Name": self._vendor_name(_mix(self.seed, 11, j))}
+        return dict(ref)
 
     def _location_ref(self, h: int) -> dict:
-        n = max(1, self.count("locations"))
-        j = (h >> 7) % n
-        return {"Id": f"L{10000 + j}", "Name": self._location_name(j)}
+        j = (h >> 7) % max(1, self._counts["locations"])
+        ref = self._location_refs.get(j)
+        if ref is None:
+            if len(self._location_refs) > 10000:
+                self._location_refs.clear()
+            ref = self._location_refs[j] = {"Id": f"L{10000 + j}", "Name": self._location_name(j)}
+        return dict(ref)
 
     @staticmethod
     def _vendor_name(h: int) -> str:
@@ -269,7 +293,7 @@ class SandboxConnector(Connector):
     def _raw_assets(self, i, h, created, version):
         kind = ASSET_KINDS[h % 10]
         return {"Id": f"A{200000 + i}", "Description": f"{kind} {chr(65 + (h >> 5) % 26)}-{100 + i % 900}",
-                "LongText": f"{kind} installed {_iso(created)[:10]}", "Status": ASSET_STATUSES[(h + version) % 5],
+                "LongText": f"{kind} installed {_date(created)}", "Status": ASSET_STATUSES[(h + version) % 5],
                 "Location": self._location_ref(h), "ParentId": f"A{200000 + i // 10}" if i >= 10 and i % 10 else None,
                 "SerialNo": f"SN{h % 10**10:010d}", "Manufacturer": MANUFACTURERS[(h >> 3) % 8],
                 "ModelNo": f"M{(h >> 11) % 9000 + 1000}"}
@@ -292,10 +316,10 @@ class SandboxConnector(Connector):
             received = qty if version > 2 else (qty // 2 if version else 0)
             lines.append({"ItemNo": (n + 1) * 10, "Material": f"MAT-{(lh >> 20) % 100000:06d}", "Text": ITEMS[k],
                           "Qty": qty, "Uom": UOMS[k], "NetPriceCents": price, "Received": received,
-                          "DeliveryDate": _iso(created + (lh % 30 + 7) * DAY)[:10]})
+                          "DeliveryDate": _date(created + (lh % 30 + 7) * DAY)})
         return {"Id": f"PO{i}", "PurchaseOrder": str(4500000000 + i),
                 "Status": PO_FLOW[min((h >> 3) % 5 + version, 6)], "Supplier": self._vendor_ref(h),
-                "OrderDate": _iso(created)[:10], "RequiredDate": _iso(created + (h % 45 + 10) * DAY)[:10],
+                "OrderDate": _date(created), "RequiredDate": _date(created + (h % 45 + 10) * DAY),
                 "Currency": CURRENCIES[(h >> 6) % 8], "TaxRatePct": (0, 8, 19, 25)[(h >> 9) % 4],
                 "PaymentTerms": ("NET30", "NET45", "NET60", "2/10 NET30")[(h >> 11) % 4],
                 "ShipTo": self._location_ref(h)["Name"], "BillTo": "Accounts Payable, Head Office",
@@ -312,7 +336,7 @@ class SandboxConnector(Connector):
                 "Priority": PRIORITIES[(h >> 8) % 5], "Type": WO_TYPES[h % 4],
                 "Asset": {"Id": f"A{200000 + a}", "Name": f"{ASSET_KINDS[ah % 10]} {chr(65 + (ah >> 5) % 26)}-{100 + a % 900}"},
                 "Location": self._location_ref(ah), "AssignedTo": TECHNICIANS[(h >> 11) % 7],
-                "DueDate": _iso(created + (h % 20 + 1) * DAY)[:10],
+                "DueDate": _date(created + (h % 20 + 1) * DAY),
                 "StartedAt": _iso(created + 3600) if status != "open" else None,
                 "CompletedAt": _iso(created + 7200) if status == "completed" else None}
 
