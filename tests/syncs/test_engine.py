@@ -175,3 +175,24 @@ def test_it_does_nothing_for_a_run_that_is_not_queued():
     conn = sandbox_connection(records=5)
     run = run_execute(run_id=queued_run(conn, "vendors").pk)
     assert run_execute(run_id=run.pk) is None
+
+
+def test_it_writes_the_webhook_events_of_each_outcome():
+    from webhooks.models import Event
+
+    conn = sandbox_connection(records=5, faults={"auth_failure": True}, verify=False)
+    run = run_execute(run_id=queued_run(conn, "vendors").pk)
+    types = list(Event.objects.filter(connection=conn).order_by("created_at").values_list("type", flat=True))
+    assert types == ["connection.status_changed", "connection.reauthorization_required", "incident.opened",
+                     "sync.failed"]
+    failed = Event.objects.get(type="sync.failed")
+    assert failed.payload["data"]["run"]["id"] == str(run.pk)
+    assert failed.payload["data"]["run"]["error"]["code"] == "UPSTREAM_AUTHENTICATION_FAILED"
+
+    Connection.objects.filter(pk=conn.pk).update(config={**conn.config, "faults": {}}, status="active")
+    conn.refresh_from_db()
+    run = sync(conn, "vendors")
+    completed = Event.objects.get(type="sync.completed")
+    assert completed.payload["data"]["run"]["counts"]["created"] == 5
+    assert completed.payload["data"]["run"]["mode"] == "incremental"
+    assert Event.objects.filter(type="incident.resolved", connection=conn).count() == 1
