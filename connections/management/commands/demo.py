@@ -1,3 +1,5 @@
+import os
+
 from django.core.management.base import BaseCommand
 
 from connections.demo import demo_seed
@@ -11,4 +13,4 @@ class Command(BaseCommand):
         for line in result.lines:
             self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS(
-            f"Log in at http://127.0.0.1:<PORT>/ as `admin` with password: {result.password}"))
+            f"Log in at http://127.0.0.1:{os.environ.get('PORT', '8000')}/ as `admin` with password: {result.password}"))
