@@ -1,9 +1,48 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard.views import audit, connect, connection_actions, connections, failures, overview, runs, webhooks
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
+    path("", overview.overview, name="overview"),
+    # Connections
+    path("connections/", connections.connection_list, name="connections"),
+    path("connections/<uuid:connection_id>/", connections.connection_detail, name="connection"),
+    path("connections/<uuid:connection_id>/live", connections.connection_live, name="connection_live"),
+    path("connections/<uuid:connection_id>/sync", connection_actions.connection_sync, name="connection_sync"),
+    path("connections/<uuid:connection_id>/pause", connection_actions.connection_pause, name="connection_pause"),
+    path("connections/<uuid:connection_id>/resume", connection_actions.connection_resume, name="connection_resume"),
+    path("connections/<uuid:connection_id>/test", connection_actions.connection_test, name="connection_test"),
+    path("connections/<uuid:connection_id>/rotate-token", connection_actions.connection_rotate_token,
+         name="connection_rotate_token"),
+    path("connections/<uuid:connection_id>/settings", connection_actions.connection_settings,
+         name="connection_settings"),
+    # Connect a system
+    path("connect/", connect.connector_pick, name="connect"),
+    path("connect/<slug:key>/", connect.connect_form, name="connect_form"),
+    path("connect/<slug:key>/test", connect.connect_test, name="connect_test"),
+    # Sync runs
+    path("runs/", runs.run_list, name="runs"),
+    path("runs/<uuid:run_id>/", runs.run_detail, name="run"),
+    path("runs/<uuid:run_id>/cancel", connection_actions.run_cancel, name="run_cancel"),
+    path("runs/<uuid:run_id>/retry", runs.run_retry, name="run_retry"),
+    # Failures
+    path("failures/", failures.failures, name="failures"),
+    path("failures/acknowledge", failures.group_acknowledge, name="failures_acknowledge"),
+    path("failures/resolve", failures.group_resolve, name="failures_resolve"),
+    path("incidents/<int:incident_id>/acknowledge", failures.incident_acknowledge, name="incident_acknowledge"),
+    path("incidents/<int:incident_id>/resolve", failures.incident_resolve, name="incident_resolve"),
+    # Audit log
+    path("audit/", audit.audit_log, name="audit"),
+    # Webhooks
+    path("webhooks/", webhooks.endpoint_list, name="webhooks"),
+    path("webhooks/<int:endpoint_id>/", webhooks.endpoint_detail, name="webhook"),
+    path("webhooks/<int:endpoint_id>/test", webhooks.endpoint_test, name="webhook_test"),
+    path("webhooks/<int:endpoint_id>/rotate-secret", webhooks.endpoint_rotate_secret, name="webhook_rotate_secret"),
+    path("webhooks/<int:endpoint_id>/enable", webhooks.endpoint_enable, name="webhook_enable"),
+    path("webhooks/<int:endpoint_id>/disable", webhooks.endpoint_disable, name="webhook_disable"),
+    path("webhooks/<int:endpoint_id>/replay", webhooks.endpoint_replay, name="webhook_replay"),
+    path("webhooks/deliveries/<int:delivery_id>/", webhooks.delivery_detail, name="delivery"),
+    path("webhooks/deliveries/<int:delivery_id>/resend", webhooks.delivery_resend, name="delivery_resend"),
 ]

@@ -1,6 +1,17 @@
 from django.contrib import admin
 
+from config.errors import CatalogError
+from connections.admin import admin_actor, error_text, report
+from syncs import incidents, services
 from syncs.models import Incident, Record, SyncRun, SyncState, WorkerHeartbeat
+
+
+class _SyncPermissions:
+    def has_trigger_sync_permission(self, request):
+        return request.user.has_perm("connections.trigger_sync")
+
+    def has_manage_connection_permission(self, request):
+        return request.user.has_perm("connections.manage_connection")
 
 
 @admin.register(SyncState)
@@ -14,7 +25,7 @@ class SyncStateAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(_SyncPermissions, admin.ModelAdmin):
     list_display = ["id", "connection", "entity", "mode", "trigger", "status", "queued_at", "duration_display",
                     "pages", "fetched", "created", "updated", "deleted", "error_code"]
     list_filter = ["status", "mode", "trigger", "entity", "error_code"]
@@ -24,6 +35,28 @@ class SyncRunAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "queued_at", "started_at", "finished_at", "heartbeat_at", "duration_display"]
     date_hierarchy = "queued_at"
     show_full_result_count = False
+    actions = ["cancel_runs", "retry_runs"]
+
+    @admin.action(description="Cancel (queued at once, running after the current page)", permissions=["trigger_sync"])
+    def cancel_runs(self, request, queryset):
+        actor, done = admin_actor(request), 0
+        skipped = queryset.exclude(status__in=SyncRun.ACTIVE_STATUSES).count()
+        for run in queryset.filter(status__in=SyncRun.ACTIVE_STATUSES).select_related("connection"):
+            services.sync_run_cancel(run=run, actor=actor)
+            done += 1
+        report(self, request, done=done, verb="Cancel requested", errors=[])
+        if skipped:
+            self.message_user(request, f"{skipped} run(s) had already finished and were left alone.")
+
+    @admin.action(description="Retry (same entity and mode; resumes from the checkpoint)", permissions=["trigger_sync"])
+    def retry_runs(self, request, queryset):
+        actor, done, errors = admin_actor(request), 0, []
+        for run in queryset.select_related("connection__customer"):
+            try:
+                done += services.sync_run_retry(run=run, actor=actor).created
+            except CatalogError as exc:
+                errors.append(error_text(f"{run.connection} {run.entity}", exc))
+        report(self, request, done=done, verb="Retries queued", errors=errors)
 
     @admin.display(description="Duration")
     def duration_display(self, obj):
@@ -42,12 +75,29 @@ class RecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(_SyncPermissions, admin.ModelAdmin):
     list_display = ["connection", "entity", "error_code", "status", "occurrences", "first_seen", "last_seen"]
     list_filter = ["status", "error_code", "entity"]
     search_fields = ["connection__name", "error_code", "message"]
     list_select_related = ["connection__customer"]
     raw_id_fields = ["connection", "last_run"]
+    actions = ["acknowledge", "resolve"]
+
+    @admin.action(description="Acknowledge", permissions=["manage_connection"])
+    def acknowledge(self, request, queryset):
+        actor, done = admin_actor(request), 0
+        for incident in queryset.filter(status=Incident.Status.OPEN).select_related("connection"):
+            incidents.incident_acknowledge(incident=incident, actor=actor)
+            done += 1
+        report(self, request, done=done, verb="Acknowledged", errors=[])
+
+    @admin.action(description="Resolve", permissions=["manage_connection"])
+    def resolve(self, request, queryset):
+        actor, done = admin_actor(request), 0
+        for incident in queryset.filter(status__in=Incident.UNRESOLVED).select_related("connection"):
+            incidents.incident_resolve(incident=incident, actor=actor)
+            done += 1
+        report(self, request, done=done, verb="Resolved", errors=[])
 
 
 @admin.register(WorkerHeartbeat)

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from syncs.models import Incident, SyncRun, SyncState
+from syncs.models import Incident, Record, SyncRun, SyncState
 
 
 def _iso(value):
@@ -43,3 +43,61 @@ def sync_run_active(*, connection, entity: str) -> SyncRun | None:
 
 def sync_state_list(*, connection) -> list[SyncState]:
     return list(SyncState.objects.filter(connection=connection).select_related("last_run"))
+
+
+# --- API v1 reads ------------------------------------------------------------------------------
+
+def record_list(*, connection, entity: str, modified_after=None, include_deleted: bool = False) -> QuerySet[Record]:
+    """A connection's records of one entity, for keyset pagination over (modified_at, id)."""
+    records = Record.objects.filter(connection=connection, entity=entity)
+    if not include_deleted:
+        records = records.filter(deleted_at__isnull=True)
+    if modified_after is not None:
+        records = records.filter(modified_at__gte=modified_after)
+    return records
+
+
+def record_get(*, connection, entity: str, record_id) -> Record | None:
+    return Record.objects.filter(connection=connection, entity=entity, pk=record_id).first()
+
+
+def sync_run_get(*, connection=None, run_id) -> SyncRun | None:
+    runs = SyncRun.objects.filter(pk=run_id)
+    if connection is not None:
+        runs = runs.filter(connection=connection)
+    return runs.first()
+
+
+def sync_status(*, connection) -> list[dict]:
+    """Per enabled entity: the active run if any, the last run's outcome, success, schedule and error."""
+    from connections.models import Connection
+
+    states = {state.entity: state for state in sync_state_list(connection=connection)}
+    active = {run.entity: run for run in SyncRun.objects.filter(connection=connection,
+                                                                status__in=SyncRun.ACTIVE_STATUSES)}
+    scheduled = connection.status in (Connection.Status.ACTIVE, Connection.Status.UNREACHABLE)
+    result = []
+    for entity in connection.entities:
+        state, run = states.get(entity), active.get(entity)
+        last_run = state.last_run if state else None
+        if run is not None:
+            status = run.status
+        elif last_run is not None:
+            status = last_run.status
+        else:
+            status = "never_synced"
+        error = None
+        if state and state.last_error_code:
+            error = {"code": state.last_error_code, "message": state.last_error_message}
+        result.append({
+            "entity": entity, "status": status,
+            "active_run_id": str(run.pk) if run else None,
+            "last_run_id": str(last_run.pk) if last_run else None,
+            "last_success_at": state.last_success_at if state else None,
+            "last_attempt_at": state.last_attempt_at if state else None,
+            "next_scheduled_at": state.next_due_at if state and scheduled else None,
+            "consecutive_failures": state.consecutive_failures if state else 0,
+            "record_count": state.record_count if state else 0,
+            "last_error": error,
+        })
+    return result

@@ -4,9 +4,11 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
+from connections.api_keys import api_key_create
 from connections.audit import SYSTEM, audit_record
 from syncs.models import Incident, Record, SyncRun, SyncState, WorkerHeartbeat
 from tests.connections.factories import ConnectionFactory
+from tests.webhooks.factories import AttemptFactory, EndpointFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +26,9 @@ def one_of_each():
     WorkerHeartbeat.objects.create(hostname="w1", seen_at=now)
     Group.objects.create(name="support")
     audit_record(actor=SYSTEM, action="test", target=conn, connection=conn)
+    AttemptFactory(delivery__endpoint=EndpointFactory(connection=conn, secret="whsec_never-shown",
+                                                      previous_secret="whsec_never-shown"))
+    api_key_create(name="backend", actor=SYSTEM)
     return conn
 
 

@@ -87,7 +87,7 @@ def _category(address: IPAddress) -> str | None:
         return "a cloud metadata address"
     for test, name in (("is_unspecified", "an unspecified address"), ("is_loopback", "a loopback address"),
                        ("is_link_local", "a link-local address"), ("is_multicast", "a multicast address"),
-                       ("is_private", "a private address"), ("is_reserved", "a reserved address")):
+                       ("is_reserved", "a reserved address"), ("is_private", "a private address")):
         if getattr(address, test):
             return name
     if not address.is_global:

@@ -17,14 +17,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import CatalogError
 from connections.audit import SYSTEM, Actor, audit_record
 from connections.models import Connection
-from webhooks import dispatch, signing, transport
+from webhooks import attempt_sql, dispatch, signing, transport
 from webhooks.models import Attempt, Delivery, Endpoint, Event
 from webhooks.netpolicy import TargetRefused
 
@@ -41,6 +41,8 @@ EVENT_TYPES = (
     "webhook.test",
 )
 PAYLOAD_KEYS = ("id", "type", "created_at", "connection_id", "data")
+ATTEMPT_COLUMNS = ("delivery_id", "number", "at", "status_code", "duration_ms", "error", "remote_address",
+                   "response_snippet", "request_headers", "request_body")
 # A claimed delivery stays locked this long past the attempt's own timeout; a worker that dies
 # mid-attempt releases it when the lock runs out (then the sweeper re-enqueues it).
 LOCK_MARGIN_SECONDS = 60
@@ -63,7 +65,7 @@ UNSET = _Unset()
 
 def sweep_grace_seconds() -> int:
     # How late a due delivery must be before the sweeper assumes its message was lost.
-    return int(getattr(settings, "WEBHOOK_SWEEP_GRACE_SECONDS", 120))
+    return settings.WEBHOOK_SWEEP_GRACE_SECONDS
 
 
 def _enqueue_on_commit(delivery_ids: Sequence[int], *, countdown: float = 0.0) -> None:
@@ -129,8 +131,8 @@ def event_emit(*, type: str, connection: Connection | None = None, data: dict,
 def _url_check(url: str) -> str:
     url = (url or "").strip()
     try:
-        URLValidator(schemes=["http", "https"])(url)
         transport.url_validate(url)
+        URLValidator(schemes=["http", "https"])(url)
     except (ValidationError, TargetRefused) as exc:
         message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
         raise CatalogError("VALIDATION_FAILED", f"Invalid endpoint URL: {message}", details={"url": message}) from None
@@ -304,10 +306,8 @@ def deliveries_replay_failed_since(*, endpoint: Endpoint, since: datetime, actor
 def _claim(delivery_id: int, now: datetime) -> bool:
     """Takes the delivery for one attempt if it is pending, due and not held by another worker."""
     lock_seconds = settings.WEBHOOK_TIMEOUT_SECONDS + LOCK_MARGIN_SECONDS
-    return bool(Delivery.objects
-                .filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now + DUE_TOLERANCE)
-                .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-                .update(locked_until=now + timedelta(seconds=lock_seconds)))
+    return attempt_sql.delivery_claim(delivery_id=delivery_id, now=now, due_before=now + DUE_TOLERANCE,
+                                      locked_until=now + timedelta(seconds=lock_seconds))
 
 
 def delivery_attempt(*, delivery_id: int) -> Attempt | None:
@@ -317,18 +317,25 @@ def delivery_attempt(*, delivery_id: int) -> Attempt | None:
     """
     if not _claim(delivery_id, timezone.now()):
         return None
-    delivery = Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    delivery = attempt_sql.delivery_load(delivery_id=delivery_id)
+    if delivery is None:  # deleted with its endpoint in the meantime
+        return None
     endpoint, event = delivery.endpoint, delivery.event
     if not endpoint.enabled and event.type != "webhook.test":
-        Delivery.objects.filter(pk=delivery_id).update(
-            status=Delivery.Status.FAILED, next_attempt_at=None, locked_until=None, queued_for=None,
-            last_error=f"Not sent: the endpoint is disabled ({endpoint.disabled_reason or 'no reason given'}).")
+        attempt_sql.delivery_update(statement=attempt_sql.delivery_update_statement(delivery_id=delivery_id, values={
+            "status": Delivery.Status.FAILED, "next_attempt_at": None, "locked_until": None, "queued_for": None,
+            "last_error": f"Not sent: the endpoint is disabled ({endpoint.disabled_reason or 'no reason given'})."}))
         return None
     body = event_body(event)
     at = timezone.now()
-    headers = signing.signature_headers(secrets=endpoint_signing_secrets(endpoint=endpoint, at=at),
-                                        msg_id=str(event.id), timestamp=int(at.timestamp()), body=body)
-    result = transport.webhook_post(url=endpoint.url, body=body, headers=headers)
+    try:
+        headers = signing.signature_headers(secrets=endpoint_signing_secrets(endpoint=endpoint, at=at),
+                                            msg_id=str(event.id), timestamp=int(at.timestamp()), body=body)
+    except ValueError as exc:  # a secret that is not whsec_<base64>: only a hand-edited row has one
+        # Nothing is sent unsigned; like a refused address, retrying cannot help until it is fixed.
+        result = transport.PostResult(error=f"Not sent: the endpoint's secret is unusable ({exc}).", refused=True)
+    else:
+        result = transport.webhook_post(url=endpoint.url, body=body, headers=headers)
     return _attempt_record(delivery=delivery, endpoint=endpoint, result=result, at=at, body=body)
 
 
@@ -359,7 +366,7 @@ def _attempt_record(*, delivery: Delivery, endpoint: Endpoint, result: transport
     delivery.attempts += 1
     delivery.chain_attempts += 1
     error = "" if result.ok else _failure_message(result)
-    attempt = Attempt(delivery=delivery, number=delivery.attempts, at=at, status_code=result.status_code,
+    attempt = Attempt(delivery_id=delivery.pk, number=delivery.attempts, at=at, status_code=result.status_code,
                       duration_ms=result.duration_ms, error=error, remote_address=result.remote_address,
                       response_snippet=result.response_snippet, request_headers=result.request_headers,
                       request_body=body.decode())
@@ -376,11 +383,12 @@ def _attempt_record(*, delivery: Delivery, endpoint: Endpoint, result: transport
         else:
             next_at = now + timedelta(seconds=delay)
             fields.update(next_attempt_at=next_at, queued_for=next_at if delay <= COUNTDOWN_MAX_SECONDS else None)
+    insert = attempt_sql.attempt_insert_statement(values={name: getattr(attempt, name) for name in ATTEMPT_COLUMNS})
+    update = attempt_sql.delivery_update_statement(delivery_id=delivery.pk, values=fields)
     with transaction.atomic():
-        attempt.save()
-        Delivery.objects.filter(pk=delivery.pk).update(**fields)
-        for name, value in fields.items():
-            setattr(delivery, name, value)
+        attempt.pk = attempt_sql.attempt_insert(statement=insert)
+        attempt._state.adding, attempt._state.db = False, connection.alias
+        attempt_sql.delivery_update(statement=update)
         if result.ok:
             # Written at most once a minute per endpoint: a busy endpoint's row is not a hot spot.
             if endpoint.failing_since or not endpoint.last_success_at or endpoint.last_success_at < now - timedelta(
@@ -394,6 +402,8 @@ def _attempt_record(*, delivery: Delivery, endpoint: Endpoint, result: transport
                                                 reason=f"The receiver answered 410 Gone at {_iso(now)}.")
         if delay is not None and delay <= COUNTDOWN_MAX_SECONDS:
             _enqueue_on_commit([delivery.pk], countdown=delay)
+    for name, value in fields.items():
+        setattr(delivery, name, value)
     return attempt
 
 

@@ -2,12 +2,13 @@
 
 One POST per call, with these guarantees:
 
-- The host is resolved exactly once per attempt, every address is checked against the
-  address policy (`webhooks.netpolicy`), and the connection is made to one of *those*
-  addresses: the socket never resolves the name again, so a DNS answer that changes between
-  the check and the connect (DNS rebinding) cannot reach a private address. TLS still sends
-  the hostname as SNI and checks the certificate against it, and the Host header is the
-  hostname, because only the TCP connect is pinned (a custom httpcore network backend).
+- The host is resolved once per attempt (answers are cached for DNS_CACHE_SECONDS), every
+  address is checked against the address policy (`webhooks.netpolicy`) on every attempt, and
+  the connection is made to one of *those* addresses: the socket never resolves the name
+  again, so a DNS answer that changes between the check and the connect (DNS rebinding)
+  cannot reach a private address. TLS still sends the hostname as SNI and checks the
+  certificate against it, and the Host header is the hostname, because only the TCP connect
+  is pinned (a custom httpcore network backend).
 - HTTPS with certificate verification against the default trust store (certifi), plus
   WEBHOOK_CA_BUNDLE when set (development and tests). Plain http only to allow-listed networks.
 - One total deadline of WEBHOOK_TIMEOUT_SECONDS for the whole attempt (DNS, connect, TLS,
@@ -43,6 +44,8 @@ USER_AGENT = "PlantSync-Webhooks/1.0"
 SNIPPET_BYTES = 4096
 POOL_CACHE_SIZE = 64
 DNS_THREADS = 8
+DNS_CACHE_SECONDS = 10.0
+DNS_CACHE_SIZE = 1024
 
 
 @dataclass
@@ -212,6 +215,7 @@ class _TransportCache:
 _transports = _TransportCache()
 _dns_executor: concurrent.futures.ThreadPoolExecutor | None = None
 _dns_lock = threading.Lock()
+_dns_cache: dict[tuple[str, int], tuple[float, list[str]]] = {}
 
 
 def _after_fork():
@@ -219,12 +223,32 @@ def _after_fork():
     global _dns_executor
     _transports.__init__()
     _dns_executor = None
+    _dns_cache.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork)
 
 
 def _resolve(host: str, port: int, timeout: float) -> list[str]:
+    """The host's addresses, from a short-lived cache or getaddrinfo.
+
+    The cache holds raw answers, never policy decisions: every attempt checks the addresses it
+    is about to use against the current policy, so a cached answer cannot let anything through
+    that a fresh one would not. It saves a lookup (and a thread hop) per attempt to a busy host.
+    """
+    key = (host, port)
+    cached = _dns_cache.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    addresses = _getaddrinfo(host, port, timeout)
+    with _dns_lock:
+        if len(_dns_cache) >= DNS_CACHE_SIZE:
+            _dns_cache.clear()
+        _dns_cache[key] = (time.monotonic() + DNS_CACHE_SECONDS, addresses)
+    return addresses
+
+
+def _getaddrinfo(host: str, port: int, timeout: float) -> list[str]:
     """getaddrinfo with a timeout (it has none of its own), run in a small thread pool."""
     global _dns_executor
     with _dns_lock:
@@ -347,5 +371,7 @@ def url_validate(url: str) -> None:
 
 
 def transports_reset() -> None:
-    """Drops pooled connections (tests switch CA bundles and allow-lists between cases)."""
+    """Drops pooled connections and cached DNS answers (tests switch CAs, allow-lists and resolvers)."""
     _transports.clear()
+    with _dns_lock:
+        _dns_cache.clear()

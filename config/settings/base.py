@@ -133,12 +133,13 @@ if REDIS_URL:
     }
 else:
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 # Remote control needs a fanout exchange the filesystem transport does not offer.
@@ -196,5 +197,14 @@ WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 WEBHOOK_CA_BUNDLE = env("WEBHOOK_CA_BUNDLE", default="")
 WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=3)
 WEBHOOK_SECRET_ROLLOVER_HOURS = env.int("WEBHOOK_SECRET_ROLLOVER_HOURS", default=24)
+# A pending delivery this far past due (its Celery message presumably lost) is re-enqueued by the sweeper.
+WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE["webhook-sweep"] = {"task": "webhooks.tasks.webhook_sweep_task", "schedule": timedelta(seconds=30)}
 
+# --- API v1 (DESIGN section 9) -------------------------------------------------------------
+# Requests per minute allowed per token (connection token or admin key); 0 turns limiting off.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
+# Retry-After, in seconds, of 503 SERVICE_UNAVAILABLE (database or broker down).
+API_RETRY_AFTER_SECONDS = env.int("API_RETRY_AFTER_SECONDS", default=5)
+# Every response under /api/ in the error envelope, plus rate-limit headers; it needs the request id.
+MIDDLEWARE.insert(MIDDLEWARE.index("config.middleware.RequestIdMiddleware") + 1, "config.api_errors.ApiMiddleware")

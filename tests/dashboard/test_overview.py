@@ -1,4 +1,10 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+
+from syncs.models import SyncRun
+from tests.dashboard.factories import HTMX, connections, incidents, runs
 
 pytestmark = pytest.mark.django_db
 
@@ -9,11 +15,74 @@ def test_it_redirects_anonymous_users_to_login(client):
     assert response["Location"].startswith("/login/")
 
 
-def test_it_shows_the_overview_to_a_logged_in_user(admin_client):
-    response = admin_client.get("/")
-    assert response.status_code == 200
-    assert b"Overview" in response.content
-
-
 def test_it_serves_the_login_page(client):
     assert client.get("/login/").status_code == 200
+
+
+def test_it_says_what_to_do_when_there_are_no_connections(admin_client):
+    body = admin_client.get("/").content.decode()
+    assert "No connections yet" in body and "/connect/" in body
+
+
+def test_it_counts_connections_runs_and_incidents(admin_client):
+    conns = connections(3)
+    runs(conns[0], 4, status=SyncRun.Status.SUCCEEDED)
+    runs(conns[1], 2, status=SyncRun.Status.FAILED, error_code="UPSTREAM_SERVER_ERROR")
+    incidents(conns[:2])
+    response = admin_client.get("/")
+    summary = response.context["summary"]
+    assert summary["connections_total"] == 3
+    assert dict(summary["runs_24h"])["succeeded"] == 4
+    assert dict(summary["runs_24h"])["failed"] == 2
+    assert summary["incidents"]["open"] == 2
+
+
+def test_it_draws_the_hourly_charts_as_svg(admin_client):
+    conn = connections(1)[0]
+    runs(conn, 3, ago=timedelta(hours=2))
+    body = admin_client.get("/").content.decode()
+    assert body.count("<svg") == 2
+    assert "Records synced per hour" in body and "Runs failed per hour" in body
+    records = dict(admin_client.get("/").context["series"]["records"])
+    assert sum(records.values()) == 10 + 11 + 12
+
+
+def test_it_lists_the_slowest_and_most_failing_connections(admin_client):
+    slow, failing = connections(2)
+    runs(slow, 2)
+    runs(failing, 5, status=SyncRun.Status.FAILED, error_code="UPSTREAM_UNREACHABLE")
+    response = admin_client.get("/")
+    assert [r["connection"].pk for r in response.context["slowest"]] == [slow.pk]
+    assert response.context["failing"][0]["connection"].pk == failing.pk
+    assert response.context["failing"][0]["failed"] == 5
+
+
+def test_it_answers_htmx_with_the_figures_region_only(admin_client):
+    response = admin_client.get("/", **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="figures">')
+    assert "<html" not in body
+
+
+@pytest.mark.parametrize("rows", [1, 200])
+def test_it_renders_in_a_bounded_number_of_queries(admin_client, django_assert_max_num_queries, rows):
+    conns = connections(rows)
+    for conn in conns[:10]:
+        runs(conn, rows // 10 + 1, status=SyncRun.Status.FAILED, error_code="UPSTREAM_SERVER_ERROR")
+        runs(conn, rows // 10 + 1)
+    incidents(conns)
+    with django_assert_max_num_queries(12):
+        response = admin_client.get("/")
+    assert response.status_code == 200
+    assert response.context["summary"]["connections_total"] == rows
+
+
+def test_it_buckets_runs_by_the_hour_they_finished(admin_client):
+    conn = connections(1)[0]
+    runs(conn, 1, ago=timedelta(hours=60))  # outside the 48 h window
+    runs(conn, 2, status=SyncRun.Status.FAILED, error_code="MAPPING_FAILED", ago=timedelta(hours=3))
+    series = admin_client.get("/").context["series"]
+    assert sum(v for _, v in series["failed"]) == 2
+    assert len(series["failed"]) == 48
+    assert series["failed"][-1][0] <= timezone.now()

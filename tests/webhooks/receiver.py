@@ -28,7 +28,7 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, *, server_context: ssl.SSLContext, host: str = "127.0.0.1"):
+    def __init__(self, *, server_context: ssl.SSLContext, host: str = "127.0.0.1", port: int = 0):
         self.requests: list[Received] = []
         self.sni_names: list[str | None] = []
         self.default = Reply()
@@ -79,7 +79,7 @@ class Receiver:
             def handle_error(self, request, client_address):
                 pass  # failed handshakes are what some tests cause on purpose
 
-        self.server = Server((host, 0), Handler, bind_and_activate=False)
+        self.server = Server((host, port), Handler, bind_and_activate=False)
         self.server.daemon_threads = True
         self.server.allow_reuse_address = True
         self.server.server_bind()

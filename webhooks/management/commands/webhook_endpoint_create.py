@@ -19,7 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--events", nargs="+", default=[], metavar="TYPE",
                             help=f"Event types to send (default: all). One of: {', '.join(EVENT_TYPES)}.")
         parser.add_argument("--description", default="")
-        parser.add_argument("--json", action="store_true", dest="as_json", help='Print {"id": ..., "secret": ...} only.')
+        parser.add_argument("--json", action="store_true", dest="as_json",
+                            help='Print {"id": ..., "secret": ...} only.')
 
     def handle(self, *args, url: str, connection: str | None, events: list[str], description: str, as_json: bool,
                **options):

@@ -1,0 +1,108 @@
+"""REST API v1 (DESIGN section 9): the NinjaAPI, mounted at /api/v1/ in config/urls.py.
+
+Routers live with their apps (connections/api.py, syncs/api.py, webhooks/api.py); errors,
+auth and rate limits, pagination and idempotency are in the config/api_*.py modules.
+"""
+
+from functools import wraps
+from typing import Any
+
+import orjson
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.openapi.docs import Swagger
+from ninja.parser import Parser
+from ninja.renderers import BaseRenderer
+
+from config.api_errors import install_exception_handlers
+from config.errors import CatalogError
+
+
+def _default(value: Any):
+    # Decimals (money, quantities) are strings in the API, never floats (DESIGN section 6).
+    return str(value)
+
+
+class ORJSONRenderer(BaseRenderer):
+    media_type = "application/json"
+
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> bytes:
+        return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)
+
+
+class ORJSONParser(Parser):
+    """Strict JSON: no NaN or Infinity, no lone surrogates (json.loads accepts both)."""
+
+    def parse_body(self, request: HttpRequest):
+        return orjson.loads(request.body)
+
+
+def json_bytes(data: Any) -> bytes:
+    """The same encoding for routes that build their response themselves (records, replays)."""
+    return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)
+
+
+DESCRIPTION = """\
+The unified records, sync control and administration of PlantSync.
+
+Authenticate with `Authorization: Bearer <token>`: a **connection token** (`ctk_...`) for one
+connection's records, sync status and runs, or an **admin key** (`sk_...`) for connections,
+connectors and webhooks across customers. Every error answers with the envelope
+`{"error": {"code", "type", "message", "request_id", "details"}}`; branch on `code`.
+Lists are keyset-paginated: pass `next_cursor` back as `cursor` until it is null.
+Each token may send `API_RATE_LIMIT` requests a minute (headers `RateLimit-Policy`, `RateLimit`).
+"""
+
+api = NinjaAPI(
+    title="PlantSync API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api-v1",
+    renderer=ORJSONRenderer(),
+    parser=ORJSONParser(),
+    # validatorUrl off: Swagger UI would otherwise call validator.swagger.io (no CDN, no internet).
+    docs=Swagger(settings={"persistAuthorization": True, "validatorUrl": None}),
+)
+install_exception_handlers(api)
+
+
+def _reject_unknown_query_parameters(view_func):
+    """A query parameter the operation does not take is refused, not ignored, so a typo such
+    as `modified_since` is not silently read as "everything"; so is one given twice (none of
+    ours is a list). Runs after auth and validation."""
+    operation = getattr(view_func, "_ninja_operation", None)
+    allowed = set()
+    for model in getattr(operation, "models", ()):
+        if model.__ninja_param_source__ == "query":
+            allowed |= set(getattr(model, "__ninja_flatten_map__", {}))
+
+    @wraps(view_func)
+    def wrapper(request, *args, **kwargs):
+        problems = {name: "unknown parameter" for name in request.GET if name not in allowed}
+        problems.update({name: "given more than once" for name, values in request.GET.lists()
+                         if name in allowed and len(values) > 1})
+        if problems:
+            raise CatalogError("VALIDATION_FAILED", f"Invalid query parameter(s): {', '.join(sorted(problems))}.",
+                               details={"fields": dict(sorted(problems.items()))})
+        return view_func(request, *args, **kwargs)
+
+    return wrapper
+
+
+api.add_decorator(_reject_unknown_query_parameters, mode="operation")
+
+
+def _register_routers() -> None:
+    from connections.api import admin_router as connections_admin_router
+    from connections.api import connection_router
+    from syncs.api import records_router, syncs_router
+    from webhooks.api import router as webhooks_router
+
+    api.add_router("", connection_router)
+    api.add_router("", records_router)
+    api.add_router("", syncs_router)
+    api.add_router("", connections_admin_router)
+    api.add_router("", webhooks_router)
+
+
+_register_routers()

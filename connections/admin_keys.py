@@ -1,0 +1,57 @@
+"""Admin for API admin keys: create one (the key is shown once), see when keys were used, revoke.
+
+Kept apart from connections/admin.py and registered from ConnectionsConfig.ready().
+"""
+
+from django import forms
+from django.contrib import admin, messages
+
+from connections.api_keys import api_key_create, api_key_revoke
+from connections.audit import Actor
+from connections.models import ApiKey, AuditEvent
+
+
+def _actor(request) -> Actor:
+    return Actor.for_user(request.user, source=AuditEvent.Source.ADMIN, request_id=getattr(request, "request_id", ""))
+
+
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["name"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyForm
+    list_display = ["name", "key_prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "key_prefix"]
+    readonly_fields = ["key_prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_keys"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The name is set once, at creation; a key's identity does not change afterwards.
+        return ["name", *self.readonly_fields] if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return ["name", *self.readonly_fields] if obj is not None else ["name"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the row stays for the audit trail
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        api_key, key = api_key_create(name=form.cleaned_data["name"], actor=_actor(request))
+        obj.pk = api_key.pk
+        obj.key_prefix, obj.created_at = api_key.key_prefix, api_key.created_at
+        messages.warning(request, f"The new admin key is shown only now; store it: {key}")
+
+    @admin.action(description="Revoke selected keys")
+    def revoke_keys(self, request, queryset):
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=api_key, actor=_actor(request))
+            revoked += 1
+        messages.success(request, f"Revoked {revoked} key(s).")

@@ -1,0 +1,60 @@
+"""The audit log: who did what, from which surface, filterable and keyset paged."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from connections.models import AuditEvent
+from dashboard.selectors.common import KeysetPage, keyset_page
+
+# The actions the services write, offered as suggestions in the filter.
+KNOWN_ACTIONS = (
+    "connection.created", "connection.updated", "connection.paused", "connection.resumed", "connection.disconnected",
+    "connection.status_changed", "connection.token_rotated", "connection.tested", "connector.tested",
+    "sync.incremental_requested", "sync.full_requested", "sync.cancel_requested",
+    "incident.acknowledged", "incident.resolved",
+    "webhook_endpoint.created", "webhook_endpoint.updated", "webhook_endpoint.deleted", "webhook_endpoint.enabled",
+    "webhook_endpoint.disabled", "webhook_endpoint.secret_rotated", "webhook_endpoint.test_sent",
+    "webhook_endpoint.replayed", "webhook_delivery.resent",
+)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    source: str = ""
+    action: str = ""
+    actor: str = ""
+    connection: object = None
+    request_id: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.source, self.action, self.actor, self.connection, self.request_id, self.since, self.until))
+
+
+def audit_list(*, filters: AuditFilters, cursor: str | None) -> KeysetPage:
+    events = AuditEvent.objects.select_related("connection").only(
+        "id", "at", "actor", "source", "action", "target_type", "target_id", "request_id", "details",
+        "connection_id", "connection__name")
+    if filters.source:
+        events = events.filter(source=filters.source)
+    if filters.action:
+        # "sync." or "sync" matches the family; a full name matches exactly.
+        family = filters.action.rstrip(".")
+        events = events.filter(action=family) if "." in family else events.filter(action__startswith=family + ".")
+    if filters.actor:
+        events = events.filter(actor=filters.actor)
+    if filters.connection:
+        events = events.filter(connection_id=filters.connection)
+    if filters.request_id:
+        events = events.filter(request_id=filters.request_id)
+    if filters.since:
+        events = events.filter(at__gte=filters.since)
+    if filters.until:
+        events = events.filter(at__lt=filters.until)
+    return keyset_page(events, time_field="at", cursor=cursor)
+
+
+def audit_sources() -> list[str]:
+    return list(AuditEvent.Source.values)

@@ -1,0 +1,147 @@
+"""Connections: the filtered list with per-row figures, and one connection's page."""
+
+import json
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from connections.connectors.registry import connector_catalogue, connector_class
+from connections.models import AuditEvent, Connection, Customer
+from dashboard.selectors.common import parse_uuid
+from syncs.models import Incident, SyncRun, SyncState
+
+RECENT_RUNS = 15
+CUSTOMER_SELECT_LIMIT = 300
+# The list never needs these, and credentials would be decrypted row by row.
+LIST_DEFER = ("credentials", "config", "metadata")
+
+
+def connection_search(*, q: str = "", status: str = "", connector: str = "", customer: str = "") -> QuerySet:
+    connections = Connection.objects.select_related("customer").defer(*LIST_DEFER).order_by("customer__name", "name",
+                                                                                            "id")
+    if q:
+        match = Q(name__icontains=q) | Q(customer__name__icontains=q) | Q(token_prefix__startswith=q)
+        if (pk := parse_uuid(q)) is not None:
+            match |= Q(pk=pk)
+        connections = connections.filter(match)
+    if status:
+        connections = connections.filter(status=status)
+    if connector:
+        connections = connections.filter(connector=connector)
+    if customer.isdigit():
+        connections = connections.filter(customer_id=int(customer))
+    elif customer:
+        connections = connections.filter(customer__name__icontains=customer)
+    return connections
+
+
+def connection_rows_annotate(connections: list[Connection]) -> list[Connection]:
+    """Adds last sync, failing entities, active runs and open incidents to one page: three queries."""
+    ids = [c.pk for c in connections]
+    states = {r["connection_id"]: r for r in SyncState.objects.filter(connection_id__in=ids).values("connection_id")
+              .annotate(last_success_at=Max("last_success_at"), last_attempt_at=Max("last_attempt_at"),
+                        failing=Count("id", filter=Q(consecutive_failures__gt=0))).order_by()}
+    incidents = dict(Incident.objects.filter(connection_id__in=ids, status__in=Incident.UNRESOLVED)
+                     .values_list("connection_id").annotate(n=Count("id")).order_by())
+    active = dict(SyncRun.objects.filter(connection_id__in=ids, status__in=SyncRun.ACTIVE_STATUSES)
+                  .values_list("connection_id").annotate(n=Count("id")).order_by())
+    for c in connections:
+        state = states.get(c.pk, {})
+        c.last_success_at = state.get("last_success_at")
+        c.last_attempt_at = state.get("last_attempt_at")
+        c.failing_entities = state.get("failing", 0)
+        c.open_incidents = incidents.get(c.pk, 0)
+        c.active_runs = active.get(c.pk, 0)
+    return connections
+
+
+def connection_filter_choices() -> dict:
+    """Filter options; customers as a select only while the list is short enough to read."""
+    customers = list(Customer.objects.order_by("name").values_list("id", "name")[:CUSTOMER_SELECT_LIMIT + 1])
+    return {
+        "statuses": Connection.Status.values,
+        "connectors": [(c["key"], c["name"]) for c in connector_catalogue()],
+        "customers": customers if len(customers) <= CUSTOMER_SELECT_LIMIT else None,
+    }
+
+
+def connection_get(*, connection_id) -> Connection:
+    return get_object_or_404(Connection.objects.select_related("customer"), pk=connection_id)
+
+
+@dataclass
+class EntityRow:
+    entity: str
+    enabled: bool
+    state: SyncState | None
+    active: SyncRun | None
+
+    @property
+    def last_run(self) -> SyncRun | None:
+        return self.state.last_run if self.state else None
+
+
+@dataclass
+class ConnectionLive:
+    """What the polled part of a connection page shows."""
+
+    rows: list[EntityRow]
+    recent_runs: list[SyncRun]
+    active_runs: list[SyncRun] = field(default_factory=list)
+
+    @property
+    def any_active(self) -> bool:
+        return bool(self.active_runs)
+
+
+def connection_live(*, connection: Connection) -> ConnectionLive:
+    """Entities with their state and active run, and the latest runs: three queries."""
+    states = {s.entity: s for s in SyncState.objects.filter(connection=connection).select_related("last_run")
+              .defer("last_run__timeline", "last_run__checkpoint", "last_run__error_details")}
+    runs = list(SyncRun.objects.filter(connection=connection)
+                .defer("timeline", "checkpoint", "error_details", "cursor_from", "cursor_to")
+                .order_by("-queued_at")[:RECENT_RUNS])
+    active = list(SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES)
+                  .defer("timeline", "checkpoint", "error_details").order_by("queued_at"))
+    active_by_entity = {r.entity: r for r in active}
+    try:
+        supported = list(connector_class(connection.connector).entities)
+    except Exception:  # a connector removed from the code: still show what the connection has
+        supported = list(connection.entities)
+    entities = supported + [e for e in states if e not in supported]
+    rows = [EntityRow(entity=e, enabled=e in connection.entities, state=states.get(e), active=active_by_entity.get(e))
+            for e in entities if e in connection.entities or e in states]
+    return ConnectionLive(rows=rows, recent_runs=runs, active_runs=active)
+
+
+def connection_incidents(*, connection: Connection) -> list[Incident]:
+    return list(Incident.objects.filter(connection=connection, status__in=Incident.UNRESOLVED).order_by("-last_seen"))
+
+
+def connection_audit(*, connection: Connection, limit: int = 10) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(connection=connection).order_by("-at", "-id")[:limit])
+
+
+def connection_config_display(*, connection: Connection) -> list[tuple[str, str, object]]:
+    """(name, label, value) of the config, with secret-kind fields masked; credentials never appear."""
+    try:
+        fields = {f.name: f for f in connector_class(connection.connector).config_fields}
+    except Exception:
+        fields = {}
+    shown = []
+    for name, value in sorted((connection.config or {}).items()):
+        spec = fields.get(name)
+        if spec is not None and spec.secret:
+            value = "••••••"
+        elif isinstance(value, dict | list):
+            value = json.dumps(value, sort_keys=True)
+        shown.append((name, spec.label if spec else name, value))
+    return shown
+
+
+def connection_endpoints(*, connection: Connection) -> list:
+    """Webhook endpoints that receive this connection's events: its own and the global ones."""
+    from webhooks.selectors import endpoint_list
+
+    return list(endpoint_list().filter(Q(connection=connection) | Q(connection__isnull=True))[:20])

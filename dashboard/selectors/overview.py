@@ -1,0 +1,71 @@
+"""The overview: counts, hourly series for the charts, the slowest and the most-failing connections."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import TruncHour
+
+from connections.models import Connection
+from syncs.models import Incident, SyncRun
+from webhooks.models import Endpoint
+
+CHART_HOURS = 48
+LEADERS = 5
+
+
+def overview_summary(*, now: datetime) -> dict:
+    day_ago = now - timedelta(hours=24)
+    by_status = dict(Connection.objects.values_list("status").annotate(n=Count("id")).order_by())
+    runs_24h = dict(SyncRun.objects.filter(queued_at__gte=day_ago).values_list("status")
+                    .annotate(n=Count("id")).order_by())
+    incidents = Incident.objects.filter(status__in=Incident.UNRESOLVED).aggregate(
+        open=Count("id", filter=Q(status=Incident.Status.OPEN)),
+        acknowledged=Count("id", filter=Q(status=Incident.Status.ACKNOWLEDGED)))
+    endpoints = Endpoint.objects.aggregate(
+        disabled=Count("id", filter=Q(enabled=False)),
+        failing=Count("id", filter=Q(enabled=True, failing_since__isnull=False)))
+    return {
+        "connections_total": sum(by_status.values()),
+        "connections_by_status": [(s, by_status.get(s, 0)) for s in Connection.Status.values],
+        "runs_24h_total": sum(runs_24h.values()),
+        "runs_24h": [(s, runs_24h.get(s, 0)) for s in SyncRun.Status.values],
+        "incidents": incidents,
+        "endpoints": endpoints,
+    }
+
+
+def hourly_series(*, now: datetime, hours: int = CHART_HOURS) -> dict:
+    """Records synced (fetched) and runs failed per hour, by the hour each run finished."""
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=hours)
+    rows = (SyncRun.objects.filter(finished_at__gte=start).annotate(hour=TruncHour("finished_at"))
+            .values("hour").annotate(records=Sum("fetched"), failed=Count("id", filter=Q(status=SyncRun.Status.FAILED)))
+            .order_by())
+    by_hour = {row["hour"]: row for row in rows}
+    hours_list = [start + timedelta(hours=i) for i in range(hours)]
+    return {
+        "records": [(h, (by_hour.get(h) or {}).get("records") or 0) for h in hours_list],
+        "failed": [(h, (by_hour.get(h) or {}).get("failed") or 0) for h in hours_list],
+    }
+
+
+def _with_connections(rows: list[dict]) -> list[dict]:
+    connections = Connection.objects.select_related("customer").in_bulk([r["connection_id"] for r in rows])
+    return [{**r, "connection": connections[r["connection_id"]]} for r in rows if r["connection_id"] in connections]
+
+
+def slowest_connections(*, now: datetime, limit: int = LEADERS) -> list[dict]:
+    """Average duration of the runs that succeeded in the last 24 h, slowest first."""
+    took = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    rows = list(SyncRun.objects.filter(queued_at__gte=now - timedelta(hours=24), status=SyncRun.Status.SUCCEEDED,
+                                       started_at__isnull=False, finished_at__isnull=False)
+                .values("connection_id").annotate(avg_duration=Avg(took), runs=Count("id"))
+                .order_by("-avg_duration")[:limit])
+    return _with_connections(rows)
+
+
+def failing_connections(*, now: datetime, limit: int = LEADERS) -> list[dict]:
+    """Connections with the most failed runs in the last 24 h."""
+    rows = list(SyncRun.objects.filter(queued_at__gte=now - timedelta(hours=24), status=SyncRun.Status.FAILED)
+                .values("connection_id").annotate(failed=Count("id")).order_by("-failed")[:limit])
+    return _with_connections(rows)

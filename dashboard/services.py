@@ -1,0 +1,70 @@
+"""Dashboard writes that no app service covers on its own. Each calls the existing services
+and records what was done in the audit log; views never write models themselves."""
+
+from django.db import transaction
+
+from config.errors import CatalogError
+from connections.audit import Actor, audit_record
+from connections.connectors.registry import connector_class
+from connections.models import Connection
+from connections.services import connection_create, connection_test, customer_get_or_create
+from syncs.incidents import incident_acknowledge, incident_resolve
+from syncs.models import Incident
+
+
+def connection_test_audited(*, connection: Connection, actor: Actor) -> dict:
+    """Runs the connector's check for a saved connection; the result is audited either way."""
+    result = connection_test(connection=connection)
+    audit_record(actor=actor, action="connection.tested", target=connection, connection=connection,
+                 details={"ok": result["ok"], "code": result.get("code", "")})
+    return result
+
+
+def connector_test(*, connector: str, config: dict, credentials: dict, actor: Actor) -> dict:
+    """Validates and checks settings before a connection exists (the connect form's Test button)."""
+    try:
+        cls = connector_class(connector)
+        config = cls.validate(config=config, credentials=credentials)
+        cls(config=config, credentials=credentials).check()
+        result = {"ok": True}
+    except CatalogError as exc:
+        result = {"ok": False, "code": exc.code, "message": exc.message, "details": exc.details}
+    audit_record(actor=actor, action="connector.tested",
+                 details={"connector": connector, "ok": result["ok"], "code": result.get("code", "")})
+    return result
+
+
+def connection_connect(*, customer_name: str, customer_external_id: str = "", connector: str, name: str,
+                       config: dict, credentials: dict, entities: list[str] | None, sync_interval_minutes: int,
+                       history_days: int, actor: Actor) -> tuple[Connection, str]:
+    """Finds or makes the customer, then creates the connection (checked upstream, initial full
+    sync queued). Returns the connection and its token, which is shown once.
+
+    The settings are checked before the customer is made, so a typo leaves no stray customer,
+    and outside any transaction, so no lock is held while the upstream answers.
+    """
+    cls = connector_class(connector)
+    cls(config=cls.validate(config=config, credentials=credentials), credentials=credentials).check()
+    customer = customer_get_or_create(name=customer_name, external_id=customer_external_id or None)
+    return connection_create(customer=customer, connector=connector, name=name, config=config, credentials=credentials,
+                             entities=entities, sync_interval_minutes=sync_interval_minutes,
+                             history_days=history_days, actor=actor, verify=True)
+
+
+def incidents_acknowledge(*, incidents: list[Incident], actor: Actor) -> int:
+    """Acknowledges a failures-page group (one incident per entity); returns how many changed."""
+    changed = 0
+    with transaction.atomic():
+        for incident in incidents:
+            was = incident.status
+            changed += incident_acknowledge(incident=incident, actor=actor).status != was
+    return changed
+
+
+def incidents_resolve(*, incidents: list[Incident], actor: Actor) -> int:
+    changed = 0
+    with transaction.atomic():
+        for incident in incidents:
+            was = incident.status
+            changed += incident_resolve(incident=incident, actor=actor).status != was
+    return changed

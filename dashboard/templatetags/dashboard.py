@@ -1,0 +1,128 @@
+"""Presentation helpers shared by every dashboard page: times, durations, badges, JSON, charts."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+from config.errors import spec_for
+
+register = template.Library()
+
+
+def _as_datetime(value) -> datetime | None:
+    # Timeline entries and checkpoints keep ISO strings in JSON, models keep datetimes.
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+
+
+def _span(seconds: float) -> str:
+    seconds = int(abs(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 90 * 60:
+        return f"{seconds // 60} min"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
+def relative(value, *, now: datetime | None = None) -> str:
+    moment = _as_datetime(value)
+    if moment is None:
+        return ""
+    delta = ((now or timezone.now()) - moment).total_seconds()
+    if abs(delta) < 5:
+        return "just now"
+    return f"{_span(delta)} ago" if delta > 0 else f"in {_span(delta)}"
+
+
+@register.simple_tag
+def reltime(value, empty: str = "—"):
+    """A relative time for reading, the absolute UTC time on hover and for machines."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return empty
+    absolute = timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return format_html('<time datetime="{}" title="{}">{}</time>', moment.isoformat(), absolute, relative(moment))
+
+
+@register.filter
+def duration(value) -> str:
+    """A timedelta or seconds as "2 min 5 s"; empty for None."""
+    if value is None or value == "":
+        return "—"
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds < 1:
+        return f"{int(seconds * 1000)} ms"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+@register.simple_tag
+def badge(status, label: str = ""):
+    """One status, one colour everywhere (static/css/app.css: .status-*)."""
+    if not status:
+        return "—"
+    return format_html('<span class="badge status-{}">{}</span>', status, label or str(status).replace("_", " "))
+
+
+@register.filter
+def pretty_json(value) -> str:
+    if value in (None, "", {}, []):
+        return ""
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+@register.filter
+def error_action(code: str) -> str:
+    """The catalogue's hint of what to do about an error code."""
+    return spec_for(code).action if code else ""
+
+
+@register.filter
+def percent(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 100:.0f} %" if value in (0, 1) else f"{value * 100:.1f} %"
+
+
+@register.filter
+def humanize_entity(value: str) -> str:
+    return str(value).replace("_", " ")
+
+
+@register.inclusion_tag("dashboard/_bar_chart.html")
+def bar_chart(series, *, label: str, unit: str = "", tone: str = "run", width: int = 720, height: int = 150):
+    """A server-drawn SVG bar chart of [(hour, value)], oldest first: no JavaScript, no CDN.
+
+    Bars are proportional to the largest value; every bar has a <title> for the exact figure.
+    """
+    series = list(series)
+    top = max((v for _, v in series), default=0) or 1
+    pad_left, pad_bottom, pad_top = 44, 18, 8
+    plot_w, plot_h = width - pad_left - 4, height - pad_bottom - pad_top
+    step = plot_w / max(len(series), 1)
+    bars, ticks = [], []
+    for i, (hour, value) in enumerate(series):
+        h = plot_h * value / top
+        x = pad_left + i * step
+        bars.append({"x": round(x + 0.5, 1), "y": round(pad_top + plot_h - h, 1), "w": round(max(step - 1, 1), 1),
+                     "h": round(h, 1), "value": value, "hour": hour})
+        if hour.hour % 12 == 0:
+            ticks.append({"x": round(x, 1), "label": hour.strftime("%d %b %H:%M")})
+    return {"bars": bars, "ticks": ticks, "top": top, "total": sum(v for _, v in series), "label": label,
+            "unit": unit, "tone": tone, "width": width, "height": height, "base_y": pad_top + plot_h,
+            "top_y": pad_top, "pad_left": pad_left, "text_y": height - 4, "empty": not any(v for _, v in series)}

@@ -1,0 +1,1 @@
+"""HTMX dashboard views: one module per page; each page is one template with partial regions."""

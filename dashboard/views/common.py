@@ -1,0 +1,128 @@
+"""What every dashboard view shares: login, permissions, actors, and answering htmx and plain POSTs."""
+
+import functools
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from config.errors import CatalogError, spec_for
+from connections.audit import Actor
+
+PERM_SYNC = "connections.trigger_sync"  # Sync now, Full resync, Cancel, Retry
+PERM_MANAGE = "connections.manage_connection"  # connect, edit, pause/resume, test, rotate token, incidents
+PERM_WEBHOOKS = "webhooks.change_endpoint"  # test event, resend, replay, rotate secret, enable/disable
+
+
+def dashboard_view(view):
+    """Login required. An htmx request whose session ran out gets a full-page redirect to the
+    login page instead of the login form swapped into a fragment."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            if request.htmx:
+                return HttpResponseClientRedirect(redirect_to_login(request.get_full_path())["Location"])
+            return redirect_to_login(request.get_full_path())
+        response = view(request, *args, **kwargs)
+        # One URL answers a fragment or the whole page: caches and the back button must not mix them.
+        patch_vary_headers(response, ("HX-Request",))
+        return response
+
+    return wrapper
+
+
+def action_view(permission: str):
+    """A POST-only action: logged in, then the permission (403 without it, buttons are hidden too)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if not request.user.has_perm(permission):
+                raise PermissionDenied(f"needs {permission}")
+            return view(request, *args, **kwargs)
+
+        return dashboard_view(require_POST(wrapper))
+
+    return decorate
+
+
+def actor_for(request: HttpRequest) -> Actor:
+    return Actor.for_user(request.user, source="dashboard", request_id=getattr(request, "request_id", ""))
+
+
+@dataclass(frozen=True)
+class Flash:
+    """The outcome of an action, shown inline (htmx) or as a message after a redirect."""
+
+    level: str  # success | error | info
+    text: str
+    code: str = ""
+    hint: str = ""
+    details: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_error(cls, exc: CatalogError) -> "Flash":
+        return cls(level="error", text=exc.message, code=exc.code, hint=spec_for(exc.code).action,
+                   details=exc.details or {})
+
+    @classmethod
+    def from_result(cls, result: dict, *, ok_text: str) -> "Flash":
+        """From a {"ok": ..., "code", "message", "details"} check result."""
+        if result.get("ok"):
+            return cls(level="success", text=ok_text)
+        return cls(level="error", text=result.get("message", ""), code=result.get("code", ""),
+                   hint=spec_for(result.get("code", "")).action, details=result.get("details") or {})
+
+    def as_message(self) -> str:
+        parts = [f"{self.code}: {self.text}" if self.code else self.text]
+        if self.hint:
+            parts.append(self.hint)
+        return " — ".join(parts)
+
+
+def attempt(fn, *, ok_text) -> Flash:
+    """Runs an action; a catalogued error becomes an error Flash (code, message, what to do)."""
+    try:
+        result = fn()
+    except CatalogError as exc:
+        return Flash.from_error(exc)
+    return Flash(level="success", text=ok_text(result) if callable(ok_text) else ok_text)
+
+
+def flash_redirect(request: HttpRequest, flash: Flash, to: str) -> HttpResponse:
+    """The no-JavaScript answer to a POST: the outcome as a message, then redirect (PRG)."""
+    level = {"success": messages.SUCCESS, "error": messages.ERROR}.get(flash.level, messages.INFO)
+    messages.add_message(request, level, flash.as_message())
+    return redirect(safe_next(request, default=to))
+
+
+def safe_next(request: HttpRequest, *, default: str) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
+                                                     require_https=request.is_secure()):
+        return candidate
+    return default
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    """For pages that show a secret once: never cached, never replayed from history."""
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def wants_fragment(request: HttpRequest) -> bool:
+    """An htmx request, except a history restore, which needs the whole page back."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def template_for(request: HttpRequest, page: str, partial: str) -> str:
+    """The whole page normally, only the named region for htmx (django-htmx example style)."""
+    return f"{page}#{partial}" if wants_fragment(request) else page

@@ -1,0 +1,55 @@
+"""The connections list and a connection's page (read side; actions are in connection_actions)."""
+
+from django.core.paginator import Paginator
+from django.shortcuts import render
+
+from connections.connectors.registry import connector_class
+from dashboard.forms import ConnectionSettingsForm
+from dashboard.selectors import connections as selectors
+from dashboard.views.common import dashboard_view, template_for
+
+PER_PAGE = 50
+
+
+@dashboard_view
+def connection_list(request):
+    filters = {name: request.GET.get(name, "").strip() for name in ("q", "status", "connector", "customer")}
+    page = Paginator(selectors.connection_search(**filters), PER_PAGE).get_page(request.GET.get("page"))
+    selectors.connection_rows_annotate(page.object_list)
+    context = {"page": page, "filters": filters, "choices": selectors.connection_filter_choices(),
+               "filtered": any(filters.values())}
+    return render(request, template_for(request, "dashboard/connections.html", "results"), context)
+
+
+def detail_context(request, connection, **extra) -> dict:
+    """Everything the connection page shows; the action views render it again with their outcome."""
+    try:
+        supported = connector_class(connection.connector).entities
+    except Exception:  # a connector no longer in the code: the page still opens
+        supported = connection.entities
+    context = {
+        "connection": connection,
+        "live": selectors.connection_live(connection=connection),
+        "incidents": selectors.connection_incidents(connection=connection),
+        "config": selectors.connection_config_display(connection=connection),
+        "audit": selectors.connection_audit(connection=connection),
+        "endpoints": selectors.connection_endpoints(connection=connection),
+        "settings_form": ConnectionSettingsForm(connection=connection, supported=supported),
+    }
+    context.update(extra)
+    return context
+
+
+@dashboard_view
+def connection_detail(request, connection_id):
+    connection = selectors.connection_get(connection_id=connection_id)
+    return render(request, template_for(request, "dashboard/connection.html", "connection"),
+                  detail_context(request, connection))
+
+
+@dashboard_view
+def connection_live(request, connection_id):
+    """The entity table and recent runs, polled every 2 s while a run is queued or running."""
+    connection = selectors.connection_get(connection_id=connection_id)
+    return render(request, "dashboard/connection.html#live",
+                  {"connection": connection, "live": selectors.connection_live(connection=connection)})

@@ -1,0 +1,86 @@
+"""Failures: unresolved incidents grouped by connection and error code; Acknowledge and Resolve."""
+
+from urllib.parse import urlsplit
+
+from django.http import Http404, QueryDict
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from dashboard import services as dashboard_services
+from dashboard.selectors import failures as selectors
+from dashboard.selectors.common import parse_uuid
+from dashboard.views.common import (PERM_MANAGE, Flash, action_view, actor_for, dashboard_view, flash_redirect,
+                                    wants_fragment)
+from syncs.models import Incident
+
+
+def _query(request) -> QueryDict:
+    """The page's filters: its query string, or for an htmx POST the query of the page it came from."""
+    if request.method == "GET":
+        return request.GET
+    current = request.htmx.current_url if request.htmx else ""
+    return QueryDict(urlsplit(current or "").query)
+
+
+def _render(request, *, flash: Flash | None = None, partial: bool = False):
+    query = _query(request)
+    status = query.get("status", "")
+    filters = {"status": status if status in Incident.UNRESOLVED else "",
+               "error_code": query.get("error_code", "").strip(), "connection": parse_uuid(query.get("connection"))}
+    context = {"page": selectors.failure_groups(**filters, page=query.get("page") or 1), "filters": filters,
+               "codes": selectors.failure_codes(), "flash": flash, "statuses": list(Incident.UNRESOLVED)}
+    template = "dashboard/failures.html#groups" if partial else "dashboard/failures.html"
+    return render(request, template, context)
+
+
+@dashboard_view
+def failures(request):
+    return _render(request, partial=wants_fragment(request))
+
+
+def _group_action(request, service, verb: str):
+    connection_id = parse_uuid(request.POST.get("connection"))
+    members = selectors.incident_group_members(connection_id=connection_id, error_code=request.POST.get("error_code", ""))
+    if not members:
+        raise Http404("no unresolved incidents in this group")
+    changed = service(incidents=members, actor=actor_for(request))
+    flash = Flash(level="success", text=f"{verb} {changed} incident{'s' if changed != 1 else ''} "
+                  f"({members[0].error_code} on {members[0].connection.name}).")
+    if request.htmx:
+        return _render(request, flash=flash, partial=True)
+    return flash_redirect(request, flash, reverse("dashboard:failures"))
+
+
+@action_view(PERM_MANAGE)
+def group_acknowledge(request):
+    return _group_action(request, dashboard_services.incidents_acknowledge, "Acknowledged")
+
+
+@action_view(PERM_MANAGE)
+def group_resolve(request):
+    return _group_action(request, dashboard_services.incidents_resolve, "Resolved")
+
+
+def _incident_action(request, incident_id, service, verb: str):
+    """One incident, from the connection page: answers with that page's incidents region."""
+    incident = get_object_or_404(Incident.objects.select_related("connection__customer"), pk=incident_id)
+    service(incidents=[incident], actor=actor_for(request))
+    flash = Flash(level="success", text=f"{verb} {incident.error_code} on {incident.entity or 'the connection'}.")
+    connection = incident.connection
+    if request.htmx:
+        from dashboard.selectors.connections import connection_incidents
+
+        return render(request, "dashboard/connection.html#incidents",
+                      {"connection": connection, "incidents": connection_incidents(connection=connection),
+                       "incident_flash": flash})
+    return flash_redirect(request, flash, reverse("dashboard:connection", args=[connection.pk]))
+
+
+@action_view(PERM_MANAGE)
+def incident_acknowledge(request, incident_id):
+    return _incident_action(request, incident_id, dashboard_services.incidents_acknowledge, "Acknowledged")
+
+
+@action_view(PERM_MANAGE)
+def incident_resolve(request, incident_id):
+    return _incident_action(request, incident_id, dashboard_services.incidents_resolve, "Resolved")

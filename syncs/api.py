@@ -1,0 +1,403 @@
+"""API v1 for connection tokens: unified records, sync runs and sync status (DESIGN section 9).
+
+Every route here takes a connection token and sees only that token's connection: another
+connection's record or run id answers 404, exactly like an id that does not exist.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Header, Query, Router, Schema
+from pydantic import ConfigDict, StringConstraints
+
+from config.api import json_bytes
+from config.api_auth import actor_of, connection_of, connection_token
+from config.api_errors import error_responses
+from config.api_idempotency import HEADER, idempotency_key_check, idempotent_call, json_response, request_fingerprint
+from config.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_page
+from config.api_types import Timestamp
+from config.errors import CatalogError
+from connections.connectors.entities import ENTITIES, entity_path
+from syncs.models import SyncRun, Trigger
+from syncs.selectors import (record_get, record_list, sync_run_get, sync_run_list, sync_run_payload,
+                             sync_status)
+from syncs.services import sync_run_cancel, sync_trigger
+
+records_router = Router(auth=connection_token, tags=["Records"])
+syncs_router = Router(auth=connection_token, tags=["Syncs"])
+
+DecimalString = Annotated[str, StringConstraints(pattern=r"^-?\d+(\.\d+)?$")]  # decimals are strings, never floats
+
+
+# --- record schemas (DESIGN section 6) ---------------------------------------------------------
+
+class _Open(Schema):
+    model_config = ConfigDict(extra="allow")
+
+
+class Ref(_Open):
+    remote_id: str | None = None
+    name: str | None = None
+
+
+class Address(_Open):
+    line1: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class RecordBase(_Open):
+    id: UUID = Field(description="Stable across re-syncs: derived from connection, entity and remote_id.")
+    remote_id: str = Field(description="The record's id in the upstream system.")
+    number: str | None = Field(None, description="The human identifier, e.g. a PO number.")
+    created_at: datetime | None = Field(None, description="Upstream creation time.")
+    updated_at: datetime | None = Field(None, description="Upstream modification time.")
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    modified_at: datetime = Field(description="When PlantSync's copy last changed; the list's sort key.")
+    deleted_at: datetime | None = Field(None, description="Set when the record was deleted upstream.")
+    raw: dict[str, Any] | None = Field(None, description="The upstream record, only with include_raw=true.")
+
+
+class PurchaseOrderLine(_Open):
+    line_number: int | None = None
+    item_code: str | None = None
+    description: str | None = None
+    quantity: DecimalString | None = None
+    unit_of_measure: str | None = None
+    unit_price: DecimalString | None = None
+    amount: DecimalString | None = None
+    quantity_received: DecimalString | None = None
+    delivery_date: date | None = None
+
+
+class PurchaseOrder(RecordBase):
+    status: Literal["draft", "pending_approval", "approved", "open", "partially_received", "received", "closed",
+                    "cancelled"] | None = None
+    vendor: Ref | None = None
+    order_date: date | None = None
+    required_date: date | None = None
+    currency: str | None = None
+    subtotal: DecimalString | None = None
+    tax: DecimalString | None = None
+    total: DecimalString | None = None
+    payment_terms: str | None = None
+    ship_to: str | None = None
+    bill_to: str | None = None
+    lines: list[PurchaseOrderLine] = Field(default_factory=list)
+
+
+class WorkOrder(RecordBase):
+    title: str | None = None
+    description: str | None = None
+    status: Literal["open", "in_progress", "on_hold", "completed", "cancelled"] | None = None
+    priority: Literal["none", "low", "medium", "high", "urgent"] | None = None
+    type: str | None = None
+    asset: Ref | None = None
+    location: Ref | None = None
+    assigned_to: str | None = None
+    due_date: date | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class Asset(RecordBase):
+    name: str | None = None
+    description: str | None = None
+    status: str | None = None
+    location: Ref | None = None
+    parent: Ref | None = None
+    serial_number: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+
+
+class InventoryItem(RecordBase):
+    code: str | None = None
+    name: str | None = None
+    description: str | None = None
+    unit_of_measure: str | None = None
+    quantity_on_hand: DecimalString | None = None
+    minimum_quantity: DecimalString | None = None
+    unit_cost: DecimalString | None = None
+    currency: str | None = None
+    location: Ref | None = None
+
+
+class Vendor(RecordBase):
+    name: str | None = None
+    code: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: Address | None = None
+    currency: str | None = None
+    status: str | None = None
+
+
+class Location(RecordBase):
+    name: str | None = None
+    code: str | None = None
+    parent: Ref | None = None
+    address: Address | None = None
+
+
+RECORD_SCHEMAS: dict[str, type[RecordBase]] = {
+    "purchase_orders": PurchaseOrder, "work_orders": WorkOrder, "assets": Asset,
+    "inventory_items": InventoryItem, "vendors": Vendor, "locations": Location,
+}
+
+
+class RecordListQuery(Schema):
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+    page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    modified_after: Timestamp | None = Field(
+        None, description="Only records whose copy changed at or after this time (inclusive, so polling with "
+                          "the last `modified_at` seen never misses a change made in the same instant).")
+    include_deleted: bool = Field(False, description="Also records deleted upstream (with `deleted_at` set).")
+    include_raw: bool = Field(False, description="Add each record's upstream form as `raw`.")
+
+
+class RecordDetailQuery(Schema):
+    include_raw: bool = False
+
+
+def _record_item(record_id, data: dict, modified_at, deleted_at, raw=None, *, include_raw: bool) -> dict:
+    item = {"id": record_id}
+    item.update(data)
+    item["id"] = record_id
+    item["modified_at"] = modified_at
+    item["deleted_at"] = deleted_at
+    if include_raw:
+        item["raw"] = raw
+    return item
+
+
+def _record_routes(entity: str) -> None:
+    schema = RECORD_SCHEMAS[entity]
+    path = entity_path(entity)
+    label = entity.replace("_", " ")
+    page_schema = type(f"{schema.__name__}Page", (Schema,), {
+        "__annotations__": {"data": list[schema], "next_cursor": str | None},
+        "next_cursor": Field(description="Pass as `cursor` for the next page; null on the last page."),
+    })
+
+    def list_records(request: HttpRequest, params: Query[RecordListQuery]):
+        records = record_list(connection=connection_of(request), entity=entity,
+                              modified_after=params.modified_after, include_deleted=params.include_deleted)
+        fields = ("id", "data", "modified_at", "deleted_at", *(("raw",) if params.include_raw else ()))
+        page = keyset_page(records, kind=f"records:{entity}", fields=("modified_at", "id"), descending=False,
+                           cursor=params.cursor, page_size=params.page_size, values=fields)
+        data = [_record_item(*row, include_raw=params.include_raw) for row in page.items]
+        return HttpResponse(json_bytes({"data": data, "next_cursor": page.next_cursor}),
+                            content_type="application/json")
+
+    def get_record(request: HttpRequest, record_id: UUID, params: Query[RecordDetailQuery]):
+        record = record_get(connection=connection_of(request), entity=entity, record_id=record_id)
+        if record is None:
+            raise CatalogError("NOT_FOUND", f"No {label[:-1] if label.endswith('s') else label} {record_id}.")
+        item = _record_item(record.pk, record.data, record.modified_at, record.deleted_at, record.raw,
+                            include_raw=params.include_raw)
+        return HttpResponse(json_bytes(item), content_type="application/json")
+
+    list_records.__name__ = f"list_{entity}"
+    get_record.__name__ = f"get_{entity}"
+    records_router.get(
+        f"/{path}", response={200: page_schema, **error_responses()}, operation_id=f"list_{entity}",
+        summary=f"List {label}",
+        description=f"The connection's {label}, oldest change first, keyset-paginated over (modified_at, id). "
+                    "A record that changes while you page moves to the end, so you get its new version; "
+                    "records that do not change are never skipped or repeated.")(list_records)
+    records_router.get(
+        f"/{path}/{{record_id}}", response={200: schema, **error_responses()}, operation_id=f"get_{entity}",
+        summary=f"Get one of the {label}")(get_record)
+
+
+for _entity in ENTITIES:
+    _record_routes(_entity)
+
+
+# --- sync runs ---------------------------------------------------------------------------------
+
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+ModeName = Literal["incremental", "full"]
+TriggerName = Literal["schedule", "dashboard", "api", "cli", "retry"]
+
+
+class RunCounts(Schema):
+    fetched: int
+    created: int
+    updated: int
+    unchanged: int
+    deleted: int
+    failed_records: int
+
+
+class RunError(Schema):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class RunOut(Schema):
+    id: UUID
+    connection_id: UUID
+    entity: str
+    mode: ModeName
+    trigger: TriggerName
+    status: RunStatus
+    requested_by: str
+    request_id: str = Field(description="The X-Request-ID of the request that triggered the run.")
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    pages: int
+    counts: RunCounts
+    cursor_from: Any = None
+    cursor_to: Any = None
+    resumed_from: UUID | None
+    cancel_requested: bool
+    error: RunError | None
+
+
+class TriggeredRunOut(RunOut):
+    created: bool = Field(description="True if this request queued the run; false if an active run already "
+                                      "covered it and is returned instead.")
+
+
+class SyncTriggerIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    entities: list[str] | None = Field(None, description="Entities to sync, e.g. purchase_orders (or "
+                                                         "purchase-orders); omitted or empty: all enabled ones.")
+    mode: ModeName = Field("incremental", description="incremental: changes since the last success; "
+                                                      "full: everything in the history window, detecting deletions.")
+
+
+class SyncTriggerOut(Schema):
+    runs: list[TriggeredRunOut]
+
+
+class RunPage(Schema):
+    data: list[RunOut]
+    next_cursor: str | None
+
+
+class RunListQuery(Schema):
+    cursor: str | None = None
+    page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    status: RunStatus | None = None
+    entity: Literal[ENTITIES] | None = None  # type: ignore[valid-type]
+    mode: ModeName | None = None
+    trigger: TriggerName | None = None
+
+
+class LastError(Schema):
+    code: str
+    message: str
+
+
+class EntityStatus(Schema):
+    entity: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "never_synced"] = Field(
+        description="The active run's status, else the last run's.")
+    active_run_id: UUID | None
+    last_run_id: UUID | None
+    last_success_at: datetime | None
+    last_attempt_at: datetime | None
+    next_scheduled_at: datetime | None = Field(description="Null while the connection is not being scheduled.")
+    consecutive_failures: int
+    record_count: int
+    last_error: LastError | None = Field(None, description="The last failure, until a success clears it.")
+
+
+class SyncStatusOut(Schema):
+    connection_id: UUID
+    connection_status: str
+    entities: list[EntityStatus]
+
+
+def run_out(run: SyncRun) -> dict:
+    payload = sync_run_payload(run)
+    payload["cancel_requested"] = run.cancel_requested
+    if payload["error"] is not None:
+        payload["error"].setdefault("details", {})
+    return payload
+
+
+def _entities_normalize(entities: list[str] | None) -> list[str] | None:
+    return [entity.replace("-", "_") for entity in entities] if entities else None
+
+
+@syncs_router.post("/syncs", response={202: SyncTriggerOut, **error_responses()}, operation_id="trigger_syncs",
+                   summary="Trigger syncs")
+def trigger_syncs(request: HttpRequest, payload: SyncTriggerIn,
+                  idempotency_key: str | None = Header(None, alias=HEADER, description=(
+                      "Makes retries safe: the same key with the same body within 24 h returns the first "
+                      "answer again; with a different body, 422 IDEMPOTENCY_KEY_REUSED."))):
+    """Queues a run per entity, or returns the run already active for it (`created: false`).
+
+    A full re-sync of an entity whose incremental run is active is refused with 409
+    SYNC_IN_PROGRESS; a paused or disconnected connection answers 409 CONNECTION_NOT_ACTIVE.
+    """
+    connection = connection_of(request)
+    key = idempotency_key_check(idempotency_key)
+    body = payload.model_dump()
+    actor = actor_of(request)
+
+    def call() -> tuple[int, dict]:
+        triggered = sync_trigger(connection=connection, entities=_entities_normalize(payload.entities),
+                                 mode=payload.mode, trigger=Trigger.API, requested_by=actor.name,
+                                 request_id=actor.request_id, actor=actor)
+        runs = [{**run_out(t.run), "created": t.created} for t in triggered]
+        return 202, json_bytes(SyncTriggerOut(runs=runs).model_dump())
+
+    status, response_body, replayed = idempotent_call(
+        scope=request.auth.scope, key=key, fingerprint=request_fingerprint(method="POST", path=request.path, body=body),
+        call=call)
+    return json_response(status, response_body, replayed=replayed)
+
+
+@syncs_router.get("/syncs", response={200: RunPage, **error_responses()}, operation_id="list_syncs",
+                  summary="List sync runs")
+def list_syncs(request: HttpRequest, params: Query[RunListQuery]):
+    """The connection's runs, newest first."""
+    runs = sync_run_list(connection=connection_of(request), status=params.status, entity=params.entity,
+                         trigger=params.trigger)
+    if params.mode:
+        runs = runs.filter(mode=params.mode)
+    page = keyset_page(runs, kind="syncs", fields=("queued_at", "id"), descending=True, cursor=params.cursor,
+                       page_size=params.page_size)
+    return {"data": [run_out(run) for run in page.items], "next_cursor": page.next_cursor}
+
+
+def _run_or_404(request: HttpRequest, run_id: UUID) -> SyncRun:
+    run = sync_run_get(connection=connection_of(request), run_id=run_id)
+    if run is None:
+        raise CatalogError("NOT_FOUND", f"No sync run {run_id}.")
+    return run
+
+
+@syncs_router.get("/syncs/{run_id}", response={200: RunOut, **error_responses()}, operation_id="get_sync",
+                  summary="Get a sync run")
+def get_sync(request: HttpRequest, run_id: UUID):
+    return run_out(_run_or_404(request, run_id))
+
+
+@syncs_router.post("/syncs/{run_id}/cancel", response={200: RunOut, **error_responses()}, operation_id="cancel_sync",
+                   summary="Cancel a sync run")
+def cancel_sync(request: HttpRequest, run_id: UUID):
+    """A queued run is cancelled at once; a running one stops after its current page
+    (`cancel_requested: true` until then). A finished run is returned unchanged."""
+    run = sync_run_cancel(run=_run_or_404(request, run_id), actor=actor_of(request))
+    return run_out(run)
+
+
+@syncs_router.get("/sync-status", response={200: SyncStatusOut, **error_responses()}, operation_id="get_sync_status",
+                  summary="Sync status per entity")
+def get_sync_status(request: HttpRequest):
+    connection = connection_of(request)
+    return {"connection_id": connection.pk, "connection_status": connection.status,
+            "entities": sync_status(connection=connection)}
+

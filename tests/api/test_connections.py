@@ -1,0 +1,209 @@
+import uuid
+
+import pytest
+
+from connections.models import AuditEvent, Connection
+from connections.services import connection_set_status
+from syncs.models import Record, SyncRun
+from tests.api.conftest import ApiClient, assert_error, make_records
+from tests.syncs.factories import TEST_ACTOR
+
+pytestmark = pytest.mark.django_db
+
+NEW = {"customer": {"name": "Globex", "external_id": "cust-77"}, "connector": "sandbox", "name": "Globex SAP",
+       "config": {"seed": 3, "records": 20}, "credentials": {"api_key": "very-secret"}}
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+
+def test_it_lists_the_connector_catalogue(admin):
+    connectors = admin.get("/api/v1/connectors").json()["data"]
+    sandbox = next(c for c in connectors if c["key"] == "sandbox")
+    assert "purchase_orders" in sandbox["entities"]
+    assert [f["name"] for f in sandbox["credential_fields"]] == ["api_key"]
+    assert sandbox["credential_fields"][0]["kind"] == "password"
+
+
+def test_it_creates_a_connection_and_shows_its_token_once(admin):
+    response = admin.post("/api/v1/connections", NEW, headers={"X-Request-ID": "req_create_42"})
+    assert response.status_code == 201
+    body = response.json()
+    assert body["token"].startswith("ctk_") and body["token"].startswith(body["token_prefix"])
+    assert body["status"] == "active" and body["customer"]["external_id"] == "cust-77"
+    assert body["config"]["seed"] == 3 and b"very-secret" not in response.content
+    connection = Connection.objects.get(pk=body["id"])
+    assert connection.credentials == {"api_key": "very-secret"}
+    # The token works, and no later read shows it again.
+    own = ApiClient(body["token"]).get("/api/v1/connection").json()
+    assert own["id"] == body["id"] and "token" not in own
+    detail = admin.get(f"/api/v1/connections/{body['id']}")
+    assert "token" not in detail.json() and b"very-secret" not in detail.content
+    # The initial full sync is queued with the request id; the audit trail names the admin key.
+    runs = SyncRun.objects.filter(connection=connection)
+    assert {(r.mode, r.trigger, r.request_id) for r in runs} == {("full", "api", "req_create_42")}
+    audit = AuditEvent.objects.get(action="connection.created", connection=connection)
+    assert audit.source == "api" and audit.request_id == "req_create_42" and audit.actor.startswith("sk_")
+
+
+def test_it_reuses_a_customer_by_external_id(admin):
+    first = admin.post("/api/v1/connections", NEW).json()
+    second = admin.post("/api/v1/connections", {**NEW, "name": "Globex MaintainX"}).json()
+    assert first["customer"]["id"] == second["customer"]["id"]
+
+
+def test_it_checks_credentials_upstream_before_saving(admin):
+    body = {**NEW, "config": {**NEW["config"], "faults": {"auth_failure": True}}}
+    error = assert_error(admin.post("/api/v1/connections", body), "VALIDATION_FAILED")
+    assert error["details"]["upstream_code"] == "UPSTREAM_AUTHENTICATION_FAILED"
+    assert "credentials" in error["details"]["fields"]
+    assert not Connection.objects.filter(name="Globex SAP").exists()
+
+
+def test_it_answers_502_when_the_upstream_cannot_be_reached(admin):
+    body = {**NEW, "config": {**NEW["config"], "faults": {"unreachable": True}}}
+    error = assert_error(admin.post("/api/v1/connections", body), "UPSTREAM_UNREACHABLE")
+    assert error["type"] == "upstream_error"
+    assert not Connection.objects.filter(name="Globex SAP").exists()
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"connector": "oracle-from-mars"}, "connector"),
+    ({"config": {"records": "many"}}, "config.records"),
+    ({"config": {"bogus": 1}}, "config.bogus"),
+    ({"credentials": {}}, "credentials.api_key"),
+    ({"entities": ["spaceships"]}, "entities"),
+    ({"sync_interval_minutes": 2}, "sync_interval_minutes"),
+    ({"history_days": 0}, "history_days"),
+    ({"config": {"anchor": "not a time"}}, "config"),
+    ({"config": {"deleted_fraction": 1e308}}, "config"),
+])
+def test_it_refuses_invalid_connections_field_by_field(admin, change, field):
+    error = assert_error(admin.post("/api/v1/connections", {**NEW, **change}), "VALIDATION_FAILED")
+    assert field in error["details"]["fields"]
+    assert not Connection.objects.exists()
+
+
+def test_it_lists_connections_newest_first_with_filters_and_cursors(admin, connection, other_connection):
+    made = [admin.post("/api/v1/connections", {**NEW, "name": f"C{i}"}).json()["id"] for i in range(3)]
+    everything = admin.get("/api/v1/connections").json()["data"]
+    assert [c["id"] for c in everything] == made[::-1] + [str(other_connection.pk), str(connection.pk)]
+    assert [c["id"] for c in admin.get("/api/v1/connections", {"customer_external_id": "cust-77"}).json()["data"]] \
+        == made[::-1]
+    connection_set_status(connection=connection, status="paused", reason="test")
+    assert [c["id"] for c in admin.get("/api/v1/connections", {"status": "paused"}).json()["data"]] == [
+        str(connection.pk)]
+    first = admin.get("/api/v1/connections", {"page_size": 2}).json()
+    second = admin.get("/api/v1/connections", {"page_size": 2, "cursor": first["next_cursor"]}).json()
+    third = admin.get("/api/v1/connections", {"page_size": 2, "cursor": second["next_cursor"]}).json()
+    assert [c["id"] for c in first["data"] + second["data"] + third["data"]] == [c["id"] for c in everything]
+    assert third["next_cursor"] is None
+    assert all("credentials" not in c for c in everything)
+
+
+def test_it_gets_a_connection_or_404(admin, connection):
+    assert admin.get(f"/api/v1/connections/{connection.pk}").json()["name"] == "Plant A"
+    assert_error(admin.get(f"/api/v1/connections/{MISSING}"), "NOT_FOUND")
+    assert_error(admin.get("/api/v1/connections/plant-a"), "VALIDATION_FAILED")
+
+
+def test_it_updates_only_the_fields_sent(admin, connection):
+    body = admin.patch(f"/api/v1/connections/{connection.pk}", {"name": "Plant A (renamed)",
+                                                                 "sync_interval_minutes": 15}).json()
+    assert body["name"] == "Plant A (renamed)" and body["sync_interval_minutes"] == 15
+    assert body["history_days"] == 90 and body["config"]["records"] == 30
+    patched = admin.patch(f"/api/v1/connections/{connection.pk}", {"entities": ["vendors", "work-orders"]}).json()
+    assert patched["entities"] == ["vendors", "work_orders"]
+
+
+def test_it_lifts_auth_failed_with_good_new_credentials(admin, connection):
+    connection_set_status(connection=connection, status="auth_failed", reason="401")
+    body = admin.patch(f"/api/v1/connections/{connection.pk}", {"credentials": {"api_key": "new"}}).json()
+    assert body["status"] == "active"
+    connection.refresh_from_db()
+    assert connection.credentials == {"api_key": "new"}
+
+
+def test_it_refuses_credentials_the_upstream_rejects(admin, connection):
+    assert_error(admin.patch(f"/api/v1/connections/{connection.pk}", {"credentials": {"api_key": ""}}),
+                 "VALIDATION_FAILED")
+    connection.config = {**connection.config, "faults": {"auth_failure": True}}
+    connection.save()
+    error = assert_error(admin.patch(f"/api/v1/connections/{connection.pk}", {"credentials": {"api_key": "x"}}),
+                         "VALIDATION_FAILED")
+    assert error["details"]["upstream_code"] == "UPSTREAM_AUTHENTICATION_FAILED"
+    connection.refresh_from_db()
+    assert connection.credentials == {"api_key": "k"}
+
+
+@pytest.mark.parametrize("body, field", [({"token_prefix": "ctk_x"}, "token_prefix"), ({"history_days": -3}, "history_days"),
+                                         ({"name": ""}, "name")])
+def test_it_refuses_invalid_updates(admin, connection, body, field):
+    error = assert_error(admin.patch(f"/api/v1/connections/{connection.pk}", body), "VALIDATION_FAILED")
+    assert field in error["details"]["fields"]
+
+
+def test_it_deletes_a_connection_with_its_data(admin, connection, token):
+    make_records(connection, "vendors", 5)
+    response = admin.delete(f"/api/v1/connections/{connection.pk}")
+    assert response.status_code == 204 and response.content == b""
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    assert not Record.objects.filter(connection_id=connection.pk).exists()
+    assert AuditEvent.objects.filter(action="connection.deleted", target_id=str(connection.pk)).exists()
+    assert_error(ApiClient(token).get("/api/v1/connection"), "AUTHENTICATION_FAILED")
+    assert_error(admin.delete(f"/api/v1/connections/{connection.pk}"), "NOT_FOUND")
+
+
+def test_it_pauses_and_resumes_a_connection(admin, connection):
+    body = admin.post(f"/api/v1/connections/{connection.pk}/pause", {"reason": "maintenance window"}).json()
+    assert body["status"] == "paused" and body["status_reason"] == "maintenance window" and body["paused_at"]
+    assert not SyncRun.objects.filter(connection=connection, status__in=["queued", "running"]).exists()
+    body = admin.post(f"/api/v1/connections/{connection.pk}/resume").json()
+    assert body["status"] == "active" and body["paused_at"] is None
+
+
+def test_it_pauses_without_a_body(admin, connection):
+    response = admin.post(f"/api/v1/connections/{connection.pk}/pause")  # an empty body
+    assert response.status_code == 200 and response.json()["status"] == "paused"
+    assert response.json()["status_reason"].startswith("paused by sk_")
+
+
+def test_it_disconnects_a_connection_and_revokes_its_token(admin, connection, token):
+    body = admin.post(f"/api/v1/connections/{connection.pk}/disconnect").json()
+    assert body["status"] == "disconnected" and body["disconnected_at"]
+    assert_error(ApiClient(token).get("/api/v1/connection"), "AUTHENTICATION_FAILED")
+    for action in ("pause", "resume", "rotate-token"):
+        error = assert_error(admin.post(f"/api/v1/connections/{connection.pk}/{action}"), "CONNECTION_NOT_ACTIVE")
+        assert error["details"]["status"] == "disconnected"
+
+
+def test_it_rotates_a_connection_token(admin, connection, token):
+    body = admin.post(f"/api/v1/connections/{connection.pk}/rotate-token").json()
+    assert body["token"].startswith(body["token_prefix"]) and body["token"] != token
+    assert_error(ApiClient(token).get("/api/v1/connection"), "AUTHENTICATION_FAILED")
+    assert ApiClient(body["token"]).get("/api/v1/connection").status_code == 200
+    audit = AuditEvent.objects.get(action="connection.token_rotated", connection=connection)
+    assert audit.source == "api" and audit.request_id.startswith("req_")
+
+
+def test_it_tests_a_connections_credentials(admin, connection):
+    assert admin.post(f"/api/v1/connections/{connection.pk}/test").json() == {
+        "ok": True, "code": None, "message": None, "details": None}
+    connection.config = {**connection.config, "faults": {"unreachable": True}}
+    connection.save()
+    result = admin.post(f"/api/v1/connections/{connection.pk}/test").json()
+    assert result["ok"] is False and result["code"] == "UPSTREAM_UNREACHABLE"
+
+
+@pytest.mark.parametrize("method, suffix", [("get", ""), ("patch", ""), ("delete", ""), ("post", "/pause"),
+                                            ("post", "/resume"), ("post", "/disconnect"), ("post", "/rotate-token"),
+                                            ("post", "/test")])
+def test_it_answers_404_for_an_unknown_connection_on_every_route(admin, method, suffix):
+    path = f"/api/v1/connections/{uuid.uuid4()}{suffix}"
+    response = getattr(admin, method)(path, **({"body": {}} if method in ("post", "patch") else {}))
+    assert_error(response, "NOT_FOUND")
+
+
+def test_it_records_the_admin_key_and_request_id_on_audit_events(admin, connection):
+    admin.post(f"/api/v1/connections/{connection.pk}/pause", {}, headers={"X-Request-ID": "req_pause_1"})
+    audit = AuditEvent.objects.get(action="connection.paused", connection=connection)
+    assert (audit.source, audit.request_id) == ("api", "req_pause_1") and audit.actor.startswith("sk_")
+    assert TEST_ACTOR.name != audit.actor

@@ -1,0 +1,28 @@
+import pytest
+
+from tests.dashboard.factories import OPERATOR_PERMISSIONS, grant
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    """Logged in, no permissions: sees every page, no action buttons."""
+    return django_user_model.objects.create_user("viewer", "viewer@example.com", "pw")
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def operator(django_user_model):
+    """An ops engineer with the dashboard's action permissions, not a superuser."""
+    return grant(django_user_model.objects.create_user("operator", "op@example.com", "pw"), *OPERATOR_PERMISSIONS)
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+

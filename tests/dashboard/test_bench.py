@@ -1,0 +1,32 @@
+"""The benchmark command on a tiny data set: it seeds every table the pages read and times them."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from connections.models import Connection
+from syncs.models import Incident, SyncRun, SyncState
+from tests.dashboard.factories import connections
+from webhooks.models import Attempt, Delivery
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_seeds_and_times_every_page(capsys, settings):
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    call_command("bench_dashboard", connections=40, runs=3000, audit_events=200, deliveries=100, iterations=2)
+    out = capsys.readouterr().out
+    assert Connection.objects.count() == 40 and SyncRun.objects.count() == 3000
+    assert SyncState.objects.count() == 40 * 6 and SyncState.objects.filter(last_run__isnull=False).exists()
+    assert Delivery.objects.count() == 100 and Attempt.objects.count() == 100
+    assert SyncRun.objects.filter(status="running").exists() and Incident.objects.exists()
+    for page in ("overview", "connections", "connection", "runs: failed", "run", "failures", "audit", "webhooks",
+                 "webhook delivery"):
+        assert f"\n{page} " in out, page
+    assert "p50 ms" in out and "p95 ms" in out
+
+
+def test_it_refuses_to_seed_a_database_with_real_connections():
+    connections(1)
+    with pytest.raises(CommandError, match="scratch database"):
+        call_command("bench_dashboard", connections=5, runs=10, iterations=1)

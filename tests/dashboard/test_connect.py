@@ -1,0 +1,101 @@
+"""Connect a system: the picker, the generated form, Test connection and Save."""
+
+import pytest
+
+from connections.models import AuditEvent, Connection, Customer
+from connections.services import connection_by_token
+from syncs.models import SyncRun
+from tests.dashboard.factories import HTMX
+
+pytestmark = pytest.mark.django_db
+
+FORM = {"customer_name": "Acme", "customer_external_id": "acme-1", "name": "Acme ERP", "sync_interval_minutes": 30,
+        "history_days": 60, "entities": ["vendors", "assets"], "credentials__api_key": "k-123",
+        "config__seed": 3, "config__records": "25", "config__page_size": 10}
+
+
+def test_it_lists_the_connector_catalogue(viewer_client):
+    body = viewer_client.get("/connect/").content.decode()
+    assert "Sandbox ERP/CMMS" in body and 'href="/connect/sandbox/"' in body
+
+
+def test_it_generates_the_form_from_the_connector_fields(operator_client):
+    body = operator_client.get("/connect/sandbox/").content.decode()
+    assert 'name="credentials__api_key"' in body and 'type="password"' in body
+    for name in ("seed", "records", "page_size", "change_rate", "faults"):
+        assert f'name="config__{name}"' in body, name
+    assert "Test connection" in body and "Save and start the first sync" in body
+
+
+def test_it_answers_404_for_an_unknown_connector(operator_client):
+    assert operator_client.get("/connect/nope/").status_code == 404
+
+
+def test_it_tests_the_settings_inline_without_saving(operator_client):
+    response = operator_client.post("/connect/sandbox/test", {"credentials__api_key": "k"}, **HTMX)
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="test-result"') and "Connection test passed" in body
+    assert not Connection.objects.exists()
+    assert AuditEvent.objects.get(action="connector.tested").details["ok"] is True
+
+
+def test_it_shows_the_catalogued_error_of_a_failed_test(operator_client):
+    body = operator_client.post("/connect/sandbox/test", {"credentials__api_key": "k",
+                                                          "config__faults": '{"unreachable": true}'}, **HTMX).content.decode()
+    assert "UPSTREAM_UNREACHABLE" in body and "Check the instance URL" in body
+
+
+def test_it_shows_validation_errors_of_a_test(operator_client):
+    body = operator_client.post("/connect/sandbox/test", {"credentials__api_key": ""}, **HTMX).content.decode()
+    assert "VALIDATION_FAILED" in body
+
+
+def test_it_tests_without_javascript_on_the_full_form(operator_client):
+    response = operator_client.post("/connect/sandbox/test", {"credentials__api_key": "k"})
+    body = response.content.decode()
+    assert "<html" in body and "Connection test passed" in body and 'name="customer_name"' in body
+
+
+def test_it_saves_queues_the_initial_full_sync_and_shows_the_token_once(operator_client):
+    response = operator_client.post("/connect/sandbox/", FORM)
+    body = response.content.decode()
+    connection = Connection.objects.get()
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    assert (connection.name, connection.customer.external_id, connection.entities) == ("Acme ERP", "acme-1",
+                                                                                       ["vendors", "assets"])
+    assert connection.config["records"] == 25 and connection.sync_interval_minutes == 30
+    runs = SyncRun.objects.filter(connection=connection)
+    assert {(r.entity, r.mode, r.status, r.trigger) for r in runs} == {
+        ("vendors", "full", "queued", "dashboard"), ("assets", "full", "queued", "dashboard")}
+    start = body.index('value="ctk_') + len('value="')
+    token = body[start:body.index('"', start)]
+    assert connection_by_token(token=token).pk == connection.pk
+    assert token not in operator_client.get(f"/connections/{connection.pk}/").content.decode()
+    assert AuditEvent.objects.get(action="connection.created").actor == "operator"
+
+
+def test_it_keeps_the_form_with_the_catalogued_error_when_the_check_fails(operator_client):
+    response = operator_client.post("/connect/sandbox/", {**FORM, "config__faults": '{"auth_failure": true}'})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "UPSTREAM_AUTHENTICATION_FAILED" in body and "Reauthorize the connection" in body
+    assert 'value="Acme ERP"' in body and "k-123" not in body  # the secret is not echoed back
+    assert not Connection.objects.exists() and not Customer.objects.exists()
+
+
+def test_it_puts_field_errors_on_their_fields(operator_client):
+    response = operator_client.post("/connect/sandbox/", {**FORM, "config__page_size": "many", "name": ""})
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"config__page_size", "name"}
+
+
+def test_it_refuses_read_only_users(viewer_client):
+    assert viewer_client.post("/connect/sandbox/", FORM).status_code == 403
+    assert viewer_client.post("/connect/sandbox/test", FORM).status_code == 403
+    assert "Save and start the first sync" not in viewer_client.get("/connect/sandbox/").content.decode()
+    assert not Connection.objects.exists()
+
+
+def test_it_renders_in_a_bounded_number_of_queries(operator_client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(4):
+        assert operator_client.get("/connect/sandbox/").status_code == 200

@@ -1,0 +1,114 @@
+import pytest
+
+from syncs.models import SyncRun
+from tests.dashboard.factories import HTMX, idle_connection, incidents, runs
+from tests.syncs.factories import sandbox_connection
+
+pytestmark = pytest.mark.django_db
+
+
+def url(connection) -> str:
+    return f"/connections/{connection.pk}/"
+
+
+def test_it_needs_a_login(client):
+    connection = idle_connection()
+    assert client.get(url(connection)).status_code == 302
+
+
+def test_it_answers_404_for_an_unknown_connection(viewer_client):
+    assert viewer_client.get("/connections/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_it_shows_status_reason_config_and_schedule_but_never_credentials(viewer_client):
+    connection = idle_connection(credentials={"api_key": "super-secret-key"})
+    body = viewer_client.get(url(connection)).content.decode()
+    assert "badge status-active" in body and "credentials verified" in body
+    assert "Page size" in body and "60 min" in body and "90 days" in body
+    assert "super-secret-key" not in body
+    assert connection.token_prefix in body
+
+
+def test_it_shows_a_row_per_entity_with_its_last_run_and_records(viewer_client):
+    connection = idle_connection(entities=["vendors", "assets"])
+    response = viewer_client.get(url(connection))
+    rows = response.context["live"].rows
+    assert [r.entity for r in rows] == ["vendors", "assets"]
+    assert all(r.last_run.status == "succeeded" and r.state.record_count == 20 for r in rows)
+    body = response.content.decode()
+    assert 'id="entity-vendors"' in body and 'id="entity-assets"' in body
+
+
+def test_it_polls_every_two_seconds_only_while_a_run_is_active(viewer_client):
+    busy = sandbox_connection(name="Busy")  # its initial full runs are queued
+    idle = idle_connection(name="Idle")
+    busy_body = viewer_client.get(url(busy)).content.decode()
+    idle_body = viewer_client.get(url(idle)).content.decode()
+    assert 'hx-trigger="every 2s"' in busy_body and 'data-polling="on"' in busy_body
+    assert 'hx-trigger="every 2s"' not in idle_body and 'data-polling="off"' in idle_body
+
+
+def test_it_serves_the_polled_region_alone(viewer_client):
+    busy = sandbox_connection()
+    SyncRun.objects.filter(connection=busy, entity="vendors").update(status="running", pages=3, fetched=30)
+    response = viewer_client.get(f"/connections/{busy.pk}/live", **HTMX)
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="live"') and "<html" not in body
+    assert "page 3 · 30 records" in body
+
+
+def test_it_stops_polling_once_nothing_runs(viewer_client):
+    busy = sandbox_connection()
+    SyncRun.objects.filter(connection=busy).update(status="succeeded")
+    body = viewer_client.get(f"/connections/{busy.pk}/live", **HTMX).content.decode()
+    assert "every 2s" not in body
+
+
+def test_it_shows_buttons_to_operators(operator_client):
+    body = operator_client.get(url(idle_connection())).content.decode()
+    for label in ("Sync now", "Full resync", "Sync all now", "Full resync all", "Pause", "Test connection",
+                  "Rotate token", "Save settings"):
+        assert label in body, label
+
+
+def test_it_hides_every_button_from_read_only_users(viewer_client):
+    connection = sandbox_connection()
+    incidents([connection])
+    body = viewer_client.get(url(connection)).content.decode()
+    for label in ("Sync now", "Full resync", "Cancel</button>", "Pause</button>", "Test connection", "Rotate token",
+                  "Save settings", "Acknowledge", "Resolve</button>"):
+        assert label not in body, label
+
+
+def test_it_shows_cancel_on_active_runs(operator_client):
+    body = operator_client.get(url(sandbox_connection())).content.decode()
+    assert body.count(">Cancel</button>") == 6
+
+
+def test_it_lists_recent_runs_and_open_incidents(viewer_client):
+    connection = idle_connection()
+    failed = runs(connection, 2, status="failed", error_code="UPSTREAM_SERVER_ERROR")
+    incidents([connection], last_run=failed[0])
+    body = viewer_client.get(url(connection)).content.decode()
+    assert "UPSTREAM_SERVER_ERROR" in body
+    assert f"/runs/{failed[0].pk}/" in body
+    assert "The sync retries on its schedule" in body  # the catalogue's hint
+
+
+def test_it_answers_htmx_with_the_connection_region(viewer_client):
+    body = viewer_client.get(url(idle_connection()), **HTMX).content.decode()
+    assert body.lstrip().startswith('<div id="connection">') and "<html" not in body
+
+
+@pytest.mark.parametrize("rows", [1, 200])
+def test_it_renders_in_a_bounded_number_of_queries(operator_client, django_assert_max_num_queries, rows):
+    connection = idle_connection()
+    runs(connection, rows, status="failed", error_code="UPSTREAM_SERVER_ERROR")
+    incidents([connection])
+    from tests.dashboard.factories import audit_events
+
+    audit_events(rows, connection=connection)
+    with django_assert_max_num_queries(13):
+        response = operator_client.get(url(connection))
+    assert response.status_code == 200
+    assert len(response.context["live"].recent_runs) == min(rows + 6, 15)

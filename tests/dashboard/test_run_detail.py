@@ -1,0 +1,62 @@
+import pytest
+
+from syncs.models import SyncRun
+from tests.dashboard.factories import HTMX, idle_connection, incidents, runs
+from tests.syncs.factories import sandbox_connection
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_shows_counts_window_checkpoint_timeline_error_and_request_id(viewer_client):
+    connection = idle_connection()
+    run = runs(connection, 1, status="failed", error_code="UPSTREAM_SERVER_ERROR")[0]
+    SyncRun.objects.filter(pk=run.pk).update(
+        request_id="req_abc123def456", requested_by="ops.anna", cursor_from={"updated_at": "2026-01-01T00:00:00+00:00"},
+        checkpoint={"reader": {"page": 4}}, error_details={"status": 503, "page": 4},
+        timeline=[{"at": "2026-01-02T00:00:00+00:00", "event": "queued", "trigger": "dashboard"},
+                  {"at": "2026-01-02T00:00:05+00:00", "event": "retry", "code": "UPSTREAM_SERVER_ERROR", "attempt": 1}])
+    body = viewer_client.get(f"/runs/{run.pk}/").content.decode()
+    for text in ("UPSTREAM_SERVER_ERROR", "The sync retries on its schedule", "req_abc123def456", "ops.anna",
+                 "2026-01-01T00:00:00+00:00", "&quot;page&quot;: 4", "retry", "Fetched"):
+        assert text in body, text
+
+
+def test_it_links_the_incidents_it_counts_in(viewer_client):
+    connection = idle_connection()
+    run = runs(connection, 1, status="failed", error_code="MAPPING_FAILED")[0]
+    incidents([connection], error_code="MAPPING_FAILED", last_run=run)
+    assert "MAPPING_FAILED" in viewer_client.get(f"/runs/{run.pk}/").content.decode()
+
+
+def test_it_polls_while_the_run_is_active(viewer_client):
+    active = SyncRun.objects.filter(connection=sandbox_connection()).first()
+    assert 'hx-trigger="every 2s"' in viewer_client.get(f"/runs/{active.pk}/").content.decode()
+    done = runs(idle_connection(name="Other"), 1)[0]
+    assert "every 2s" not in viewer_client.get(f"/runs/{done.pk}/").content.decode()
+
+
+def test_it_shows_retry_only_to_operators_on_finished_failures(viewer_client, operator):
+    run = runs(idle_connection(), 1, status="failed", error_code="UPSTREAM_SERVER_ERROR")[0]
+    assert ">Retry</button>" not in viewer_client.get(f"/runs/{run.pk}/").content.decode()
+    viewer_client.force_login(operator)
+    assert ">Retry</button>" in viewer_client.get(f"/runs/{run.pk}/").content.decode()
+
+
+def test_it_answers_htmx_with_the_run_region(viewer_client):
+    run = runs(idle_connection(), 1)[0]
+    body = viewer_client.get(f"/runs/{run.pk}/", **HTMX).content.decode()
+    assert body.lstrip().startswith('<div id="run"') and "<html" not in body
+
+
+def test_it_answers_404_for_an_unknown_run(viewer_client):
+    assert viewer_client.get("/runs/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+@pytest.mark.parametrize("rows", [1, 200])
+def test_it_renders_in_a_bounded_number_of_queries(viewer_client, django_assert_max_num_queries, rows):
+    connection = idle_connection()
+    run = runs(connection, 1, status="failed", error_code="UPSTREAM_SERVER_ERROR")[0]
+    SyncRun.objects.filter(pk=run.pk).update(timeline=[{"at": "2026-01-01T00:00:00+00:00", "event": "retry"}] * rows)
+    incidents([connection], last_run=run)
+    with django_assert_max_num_queries(7):
+        assert viewer_client.get(f"/runs/{run.pk}/").status_code == 200

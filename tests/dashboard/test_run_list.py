@@ -1,0 +1,76 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.dashboard.factories import HTMX, connections, runs
+
+pytestmark = pytest.mark.django_db
+
+
+def ids(response) -> set:
+    return {r.pk for r in response.context["page"].rows}
+
+
+def test_it_needs_a_login(client):
+    assert client.get("/runs/").status_code == 302
+
+
+def test_it_says_what_to_do_when_there_are_no_runs(viewer_client):
+    assert "No sync runs yet" in viewer_client.get("/runs/").content.decode()
+
+
+def test_it_filters_by_status_entity_trigger_mode_and_connection(viewer_client):
+    a, b = connections(2)
+    ok = runs(a, 2)
+    failed = runs(a, 1, status="failed", error_code="UPSTREAM_UNREACHABLE", entity="assets")
+    manual = runs(b, 1, trigger="dashboard")
+    assert ids(viewer_client.get("/runs/", {"status": "failed"})) == {failed[0].pk}
+    assert ids(viewer_client.get("/runs/", {"entity": "assets"})) == {failed[0].pk}
+    assert ids(viewer_client.get("/runs/", {"trigger": "dashboard"})) == {manual[0].pk}
+    assert ids(viewer_client.get("/runs/", {"connection": str(a.pk)})) == {r.pk for r in ok + failed}
+    assert len(ids(viewer_client.get("/runs/", {"mode": "incremental"}))) == 4
+
+
+def test_it_filters_by_time_range(viewer_client):
+    conn = connections(1)[0]
+    old = runs(conn, 1, ago=timedelta(days=3))
+    new = runs(conn, 1, ago=timedelta(hours=1))
+    since = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    assert ids(viewer_client.get("/runs/", {"since": since})) == {new[0].pk}
+    assert ids(viewer_client.get("/runs/", {"until": since})) == {old[0].pk}
+
+
+def test_it_ignores_unknown_filter_values(viewer_client):
+    runs(connections(1)[0], 2)
+    assert len(ids(viewer_client.get("/runs/", {"status": "bogus", "connection": "not-a-uuid"}))) == 2
+
+
+def test_it_pages_by_keyset_without_gaps_or_repeats(viewer_client):
+    made = runs(connections(1)[0], 120)
+    seen, cursor, pages = [], None, 0
+    while True:
+        response = viewer_client.get("/runs/", {"cursor": cursor} if cursor else {})
+        seen += [r.pk for r in response.context["page"].rows]
+        cursor, pages = response.context["page"].next_cursor, pages + 1
+        if not cursor:
+            break
+    assert pages == 3 and len(seen) == 120 and set(seen) == {r.pk for r in made}
+
+
+def test_it_answers_htmx_with_the_results_only(viewer_client):
+    runs(connections(1)[0], 1)
+    body = viewer_client.get("/runs/", {"status": "succeeded"}, **HTMX).content.decode()
+    assert body.lstrip().startswith('<div id="results">') and "<html" not in body
+
+
+@pytest.mark.parametrize("rows", [1, 200])
+def test_it_renders_in_a_bounded_number_of_queries(viewer_client, django_assert_max_num_queries, rows):
+    conns = connections(min(rows, 20))
+    for i in range(rows):
+        runs(conns[i % len(conns)], 1)
+    with django_assert_max_num_queries(6):
+        response = viewer_client.get("/runs/")
+    assert len(response.context["page"].rows) == min(rows, 50)
+    with django_assert_max_num_queries(6):
+        assert viewer_client.get("/runs/", {"connection": str(conns[0].pk)}).status_code == 200

@@ -1,0 +1,40 @@
+import io
+import re
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from webhooks.models import Delivery, Endpoint, Event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_delivers_every_event_and_compares_with_bare_httpx_then_cleans_up():
+    out = io.StringIO()
+
+    call_command("bench_webhooks", "--events", "30", "--processes", "1", stdout=out)
+
+    output = out.getvalue()
+    assert "delivered: 30/30 (not succeeded: 0)" in output
+    assert "services.delivery_attempt" in output
+    throughput = float(re.search(r"throughput: ([\d.]+) deliveries/s", output).group(1))
+    loop = float(re.search(r"bare httpx loop .*: ([\d.]+) posts/s -> ratio ([\d.]+)", output).group(1))
+    assert throughput > 0 and loop > 0
+    assert re.search(r"p50 [\d.]+ ms, p99 [\d.]+ ms", output)
+    assert not Endpoint.objects.exists() and not Event.objects.exists() and not Delivery.objects.exists()
+
+
+def test_it_measures_latency_from_event_creation_at_a_steady_rate():
+    out = io.StringIO()
+
+    call_command("bench_webhooks", "--events", "10", "--rate", "20", "--processes", "1", stdout=out)
+
+    output = out.getvalue()
+    assert "delivered: 10/10" in output and "latency event creation -> receipt" in output
+    p99 = float(re.search(r"p99 ([\d.]+) ms", output).group(1))
+    assert p99 < 10_000  # a generous bound: it is reported, not judged, here
+
+
+def test_it_refuses_unbounded_runs():
+    with pytest.raises(CommandError, match="--events must be between"):
+        call_command("bench_webhooks", "--events", "10000000")

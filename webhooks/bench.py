@@ -1,0 +1,230 @@
+"""The webhook delivery benchmark behind `manage.py bench_webhooks`.
+
+It starts an HTTPS receiver in a child process (127.0.0.1 only, a throwaway CA), creates a
+temporary endpoint for it, emits N `webhook.test` events through `event_emit` (to that endpoint
+only) and has worker processes run every delivery through `services.delivery_attempt`:
+claim, signing, the address checks, the pinned TLS transport and the database bookkeeping, all
+the code a Celery worker runs, minus the broker. Then it posts the same bodies with a bare httpx
+client, in a plain loop and then with as many threads as there were delivery threads in all, as
+baselines. Everything it created is deleted at the end.
+"""
+
+import logging
+import multiprocessing
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from django.db import connections
+from django.test import override_settings
+
+from connections.audit import Actor
+from connections.models import AuditEvent
+from webhooks import dispatch, services
+from webhooks.bench_processes import ReceiverProcess, worker_attempt, worker_init, worker_ready
+from webhooks.models import Delivery, Event
+
+MAX_EVENTS = 100_000
+ACTOR = Actor(name="bench_webhooks", source=AuditEvent.Source.CLI)
+
+
+@dataclass
+class Report:
+    lines: list[str]
+    throughput: float
+    baseline_loop: float
+    baseline_threads: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _tls_files(folder: Path) -> tuple[str, str, str]:
+    """A throwaway CA and a certificate for "localhost", written to folder: (ca, cert, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(timezone.utc)
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "PlantSync bench CA")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
+          .not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(ca_ski, critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+    return tuple(str(p) for p in paths)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def _warm_pool(pool: ProcessPoolExecutor, processes: int) -> None:
+    """Starts every worker process (Django set up, ready) before the clock starts."""
+    pids = {future.result(timeout=120) for future in [pool.submit(worker_ready, 0.5) for _ in range(processes)]}
+    if len(pids) < processes:
+        raise RuntimeError(f"only {len(pids)} of {processes} delivery processes started")
+
+
+@dataclass
+class _Run:
+    endpoint: object
+    created: dict  # event id -> creation time (epoch seconds)
+    released: float  # when deliveries were handed to the workers (first emit, in --rate mode)
+    emit_rate: float
+    failed: int = 0
+
+
+def _emit(*, endpoint, events: int, rate: float | None, runner) -> tuple[dict, float]:
+    created: dict[str, float] = {}
+    began = time.time()
+    with dispatch.deliveries_run_locally(runner):
+        for n in range(events):
+            if rate:
+                pause = began + n / rate - time.time()
+                if pause > 0:
+                    time.sleep(pause)
+            event = services.event_emit(type="webhook.test", endpoints=[endpoint],
+                                        data={"n": n, "message": "bench_webhooks", "padding": "x" * 200})
+            created[str(event.id)] = event.created_at.timestamp()
+    return created, events / max(time.time() - began, 1e-9)
+
+
+def _run_deliveries(*, url: str, events: int, rate: float | None, processes: int, threads: int, overrides: dict,
+                    deadline: float) -> _Run:
+    """With a rate, emits at that rate while the workers deliver (latency from creation). Without,
+    emits the batch first and then releases it to the workers (their throughput, undiluted by the
+    emitting, which is the callers' work and happens in their transactions)."""
+    endpoint, _ = services.endpoint_create(url=url, actor=ACTOR, description="bench_webhooks (temporary)")
+    connections.close_all()  # nothing open while the pool starts
+    context = multiprocessing.get_context("spawn")
+    database_name = connections["default"].settings_dict["NAME"]
+    with ProcessPoolExecutor(processes, mp_context=context, initializer=worker_init,
+                             initargs=(overrides, database_name)) as pool:
+        _warm_pool(pool, processes)
+        futures = []
+        if rate:
+            # Each delivery goes to a worker as its commit happens, as a Celery message would.
+            # (The receiver never fails, so there are no countdowns.)
+            released = time.time()
+            created, emit_rate = _emit(endpoint=endpoint, events=events, rate=rate, runner=lambda delivery_id, _:
+                                       futures.append(pool.submit(worker_attempt, [delivery_id], threads)))
+        else:
+            pending: list[int] = []
+            created, emit_rate = _emit(endpoint=endpoint, events=events, rate=None,
+                                       runner=lambda delivery_id, _: pending.append(delivery_id))
+            size = max(1, len(pending) // (processes * 50))
+            released = time.time()
+            futures = [pool.submit(worker_attempt, pending[i:i + size], threads) for i in range(0, len(pending), size)]
+        for future in futures:
+            future.result(timeout=max(deadline - time.monotonic(), 1))
+    failed = Delivery.objects.filter(endpoint=endpoint).exclude(status=Delivery.Status.SUCCEEDED).count()
+    return _Run(endpoint=endpoint, created=created, released=released, emit_rate=emit_rate, failed=failed)
+
+
+def _run_baselines(*, url: str, bodies: list[tuple[str, bytes]], threads: int, ca: str) -> tuple[float, float]:
+    import ssl
+
+    context = ssl.create_default_context(cafile=ca)
+    headers = {"Content-Type": "application/json", "User-Agent": "bare-httpx"}
+    with httpx.Client(verify=context, timeout=10) as client:
+        began = time.monotonic()
+        for event_id, body in bodies:
+            client.post(url, content=body, headers={**headers, "webhook-id": event_id}).raise_for_status()
+        loop = len(bodies) / (time.monotonic() - began)
+    limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
+    with httpx.Client(verify=context, timeout=10, limits=limits) as client, ThreadPoolExecutor(threads) as pool:
+        began = time.monotonic()
+        list(pool.map(lambda item: client.post(url, content=item[1], headers={**headers, "webhook-id": item[0]})
+                      .raise_for_status(), bodies))
+        threaded = len(bodies) / (time.monotonic() - began)
+    return loop, threaded
+
+
+def bench_run(*, events: int, rate: float | None = None, processes: int = 2, threads: int = 1) -> Report:
+    if not 1 <= events <= MAX_EVENTS:
+        raise ValueError(f"--events must be between 1 and {MAX_EVENTS}")
+    if rate is not None and not 0 < rate <= 10_000:
+        raise ValueError("--rate must be between 0 and 10000 events/s")
+    if not 1 <= processes <= 32:
+        raise ValueError("--processes must be between 1 and 32")
+    if not 1 <= threads <= 16:
+        raise ValueError("--threads must be between 1 and 16")
+    deadline = time.monotonic() + 600 + (events / rate if rate else 0)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as folder:
+        ca, cert, key = _tls_files(Path(folder))
+        receiver = ReceiverProcess(cert, key)
+        url = f"https://localhost:{receiver.port}/bench"
+        # Loopback is allowed and the throwaway CA trusted for this run only (and in its workers).
+        overrides = {"WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.1/32"], "WEBHOOK_CA_BUNDLE": ca}
+        run = None
+        try:
+            with override_settings(**overrides):
+                run = _run_deliveries(url=url, events=events, rate=rate, processes=processes, threads=threads,
+                                      overrides=overrides, deadline=deadline)
+            received = [(event_id, at) for event_id, at in receiver.take() if event_id in run.created]
+            last = max((at for _, at in received), default=time.time())
+            throughput = len(received) / max(last - run.released, 1e-9)
+            # With a rate: from each event's creation. In a batch: from the batch's release.
+            latencies = sorted((at - (run.created[event_id] if rate else run.released)) * 1000
+                               for event_id, at in received)
+            bodies = [(str(e.id), services.event_body(e)) for e in Event.objects.filter(pk__in=list(run.created))]
+            loop, threaded = _run_baselines(url=url, bodies=bodies, threads=processes * threads, ca=ca)
+            receiver.take()
+        finally:
+            if run is not None:
+                events_made = list(Delivery.objects.filter(endpoint=run.endpoint).values_list("event_id", flat=True))
+                services.endpoint_delete(endpoint=run.endpoint, actor=ACTOR)
+                Event.objects.filter(pk__in=events_made).delete()
+            receiver.stop()
+    p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)
+    path = (f"path: {processes} delivery worker processes x {threads} thread(s) (as `celery worker --concurrency "
+            f"{processes}`, minus the broker) running services.delivery_attempt: claim, signing, address checks, "
+            f"pinned TLS transport, bookkeeping")
+    if rate:
+        lines = [path, f"events emitted with event_emit at a steady {rate:g}/s ({run.emit_rate:.1f}/s achieved), "
+                       f"each handed to a worker on commit",
+                 f"delivered: {len(received)}/{events} (not succeeded: {run.failed})",
+                 f"throughput: {throughput:.1f} deliveries/s (capped by the rate)",
+                 f"latency event creation -> receipt: p50 {p50:.1f} ms, p99 {p99:.1f} ms"]
+    else:
+        lines = [path, f"{events} events emitted with event_emit first ({run.emit_rate:.0f}/s), then released "
+                       f"to the workers at once",
+                 f"delivered: {len(received)}/{events} (not succeeded: {run.failed})",
+                 f"throughput: {throughput:.1f} deliveries/s (release to last receipt)",
+                 f"latency release -> receipt (queueing included): p50 {p50:.1f} ms, p99 {p99:.1f} ms"]
+    lines += [f"bare httpx loop (1 client, sequential): {loop:.1f} posts/s -> ratio {throughput / loop:.2f}",
+              f"bare httpx, {processes * threads} threads sharing 1 client: {threaded:.1f} posts/s -> ratio "
+              f"{throughput / threaded:.2f}"]
+    return Report(lines=lines, throughput=throughput, baseline_loop=loop, baseline_threads=threaded, p50_ms=p50,
+                  p99_ms=p99)
