@@ -97,7 +97,8 @@ def connection_create(*, customer: Customer, connector: str, name: str, config: 
 
 
 def _trigger_for(actor: Actor) -> str:
-    return actor.source if actor.source in ("dashboard", "api", "cli") else "schedule"
+    # Support staff in the admin act like ops in the dashboard; only the system itself schedules.
+    return {"dashboard": "dashboard", "admin": "dashboard", "api": "api", "cli": "cli"}.get(actor.source, "schedule")
 
 
 def connection_entities_validate(*, supported, entities: list[str] | None) -> list[str]:
