@@ -103,6 +103,10 @@ def catalog_error_response(request, exc: CatalogError) -> HttpResponse:
     return error_response(request, exc.code, exc.message, details=exc.details, retry_after=exc.retry_after)
 
 
+# The name every API operation gives its body parameter (see the api.py modules).
+_BODY_PARAM_NAMES = {"payload"}
+
+
 def _field_name(loc: tuple) -> tuple[str, str]:
     """(location, dotted field) from a ninja error location such as ("body", "payload", "mode")."""
     source, rest = (str(loc[0]), [str(part) for part in loc[1:]]) if loc else ("body", [])
@@ -112,9 +116,6 @@ def _field_name(loc: tuple) -> tuple[str, str]:
         rest = [part.replace("_", "-").title() for part in rest]
     return source, ".".join(rest) or source
 
-
-# The name every API operation gives its body parameter (see the api.py modules).
-_BODY_PARAM_NAMES = {"payload"}
 
 
 def validation_details(errors: list[dict]) -> dict:

@@ -8,6 +8,9 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import orjson
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Query, Router, Schema
 from pydantic import ConfigDict, StringConstraints
@@ -186,10 +189,18 @@ def _record_routes(entity: str) -> None:
     def list_records(request: HttpRequest, params: Query[RecordListQuery]):
         records = record_list(connection=connection_of(request), entity=entity,
                               modified_after=params.modified_after, include_deleted=params.include_deleted)
-        fields = ("id", "data", "modified_at", "deleted_at", *(("raw",) if params.include_raw else ()))
+        # The JSON columns come as text and are parsed by orjson: several times faster than
+        # JSONField's json.loads, and most of a page's cost.
+        records = records.annotate(data_text=Cast("data", TextField()))
+        fields = ["id", "data_text", "modified_at", "deleted_at"]
+        if params.include_raw:
+            records = records.annotate(raw_text=Cast("raw", TextField()))
+            fields.append("raw_text")
         page = keyset_page(records, kind=f"records:{entity}", fields=("modified_at", "id"), descending=False,
                            cursor=params.cursor, page_size=params.page_size, values=fields)
-        data = [_record_item(*row, include_raw=params.include_raw) for row in page.items]
+        data = [_record_item(row[0], orjson.loads(row[1]), row[2], row[3],
+                             orjson.loads(row[4]) if params.include_raw else None, include_raw=params.include_raw)
+                for row in page.items]
         return HttpResponse(json_bytes({"data": data, "next_cursor": page.next_cursor}),
                             content_type="application/json")
 

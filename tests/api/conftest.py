@@ -122,9 +122,11 @@ def make_records(connection, entity: str, count: int, *, modified_at=None, step_
     from syncs.models import Record
 
     base = modified_at or timezone.now() - timedelta(days=1)
-    records = [Record(id=uuid.uuid5(connection.pk, f"{entity}:{prefix}{i}"), connection=connection, entity=entity,
-                      remote_id=f"{prefix}{i}", data={"remote_id": f"{prefix}{i}", "number": f"N-{i}", "name": f"item {i}",
-                                                      "custom_fields": {"version": 0}},
-                      raw={"Id": f"{prefix}{i}"}, content_hash=f"h{i}", modified_at=base + timedelta(microseconds=step_us * i))
-               for i in range(count)]
+    records = []
+    for i in range(count):
+        remote_id = f"{prefix}{i}"
+        data = {"remote_id": remote_id, "number": f"N-{i}", "name": f"item {i}", "custom_fields": {"version": 0}}
+        records.append(Record(id=uuid.uuid5(connection.pk, f"{entity}:{remote_id}"), connection=connection,
+                              entity=entity, remote_id=remote_id, data=data, raw={"Id": remote_id},
+                              content_hash=f"h{i}", modified_at=base + timedelta(microseconds=step_us * i)))
     return Record.objects.bulk_create(records)

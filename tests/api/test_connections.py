@@ -134,8 +134,8 @@ def test_it_refuses_credentials_the_upstream_rejects(admin, connection):
     assert connection.credentials == {"api_key": "k"}
 
 
-@pytest.mark.parametrize("body, field", [({"token_prefix": "ctk_x"}, "token_prefix"), ({"history_days": -3}, "history_days"),
-                                         ({"name": ""}, "name")])
+@pytest.mark.parametrize("body, field", [({"token_prefix": "ctk_x"}, "token_prefix"),
+                                         ({"history_days": -3}, "history_days"), ({"name": ""}, "name")])
 def test_it_refuses_invalid_updates(admin, connection, body, field):
     error = assert_error(admin.patch(f"/api/v1/connections/{connection.pk}", body), "VALIDATION_FAILED")
     assert field in error["details"]["fields"]

@@ -18,7 +18,8 @@ def idle(connection):
 
 
 def test_it_triggers_incremental_syncs_for_the_entities_asked(api, idle):
-    response = api.post("/api/v1/syncs", {"entities": ["vendors", "purchase-orders"]}, headers={"X-Request-ID": "req_trigger_1"})
+    response = api.post("/api/v1/syncs", {"entities": ["vendors", "purchase-orders"]},
+                        headers={"X-Request-ID": "req_trigger_1"})
     assert response.status_code == 202
     runs = response.json()["runs"]
     assert [(r["entity"], r["mode"], r["trigger"], r["status"], r["created"]) for r in runs] == [
@@ -107,9 +108,11 @@ def test_it_refuses_a_reused_idempotency_key_with_another_body(api, idle):
 def test_it_scopes_idempotency_keys_to_the_token(api, idle, other_connection, other_token):
     synced(other_connection, "vendors")
     mine = api.post("/api/v1/syncs", {"entities": ["vendors"]}, headers={"Idempotency-Key": "shared"})
-    theirs = api.post("/api/v1/syncs", {"entities": ["vendors"]}, headers={"Idempotency-Key": "shared"}, token=other_token)
+    theirs = api.post("/api/v1/syncs", {"entities": ["vendors"]}, headers={"Idempotency-Key": "shared"},
+                      token=other_token)
     assert theirs.status_code == 202 and "Idempotent-Replayed" not in theirs
-    assert theirs.json()["runs"][0]["connection_id"] == str(other_connection.pk) != mine.json()["runs"][0]["connection_id"]
+    their_run, my_run = theirs.json()["runs"][0], mine.json()["runs"][0]
+    assert their_run["connection_id"] == str(other_connection.pk) != my_run["connection_id"]
 
 
 def test_it_does_not_store_errors_so_the_key_can_be_retried(api, idle):

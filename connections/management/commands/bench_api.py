@@ -14,11 +14,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection as db
 from django.db import transaction
 from django.test import Client
+from django.test.utils import override_settings
 
 from config.api_pagination import cursor_encode
 from connections.connectors.registry import connector_class
@@ -47,8 +47,11 @@ class Command(BaseCommand):
         n, page_size = options["records"], options["page_size"]
         if n < page_size * 2 or not 0 < options["deep"] < 1:
             raise CommandError("--records must be at least twice --page-size, and --deep between 0 and 1")
-        # Counted like any request, but never refused.
-        settings.API_RATE_LIMIT = 10 ** 9
+        # Requests are counted like any other, but never refused.
+        with override_settings(API_RATE_LIMIT=10 ** 9):
+            self.run(n, page_size, options)
+
+    def run(self, n: int, page_size: int, options: dict) -> None:
         connection = self.seeded_connection(n, reuse=options["reuse"])
         token = connection_token_issue(connection=connection)
         deep_offset = min(int(n * options["deep"]), n - page_size)  # a full page must follow it
@@ -163,4 +166,5 @@ class Command(BaseCommand):
         for label, samples in rows:
             self.stdout.write(f"  {label:<38} p50 {p(samples, 50):7.2f} ms   p99 {p(samples, 99):7.2f} ms   "
                               f"max {max(samples):7.2f} ms")
-        self.stdout.write(f"  deep / first: p50 x{p(deep, 50) / p(first, 50):.2f}, p99 x{p(deep, 99) / p(first, 99):.2f}")
+        ratio_50, ratio_99 = p(deep, 50) / p(first, 50), p(deep, 99) / p(first, 99)
+        self.stdout.write(f"  deep / first: p50 x{ratio_50:.2f}, p99 x{ratio_99:.2f}")

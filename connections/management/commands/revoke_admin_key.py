@@ -19,4 +19,5 @@ class Command(BaseCommand):
         if len(matches) != 1:
             raise CommandError(f"NOT_FOUND: no single admin key matches {value!r}")
         api_key = api_key_revoke(api_key=matches[0], actor=cli_actor())
-        self.stdout.write(f"Revoked admin key {api_key.key_prefix}... ({api_key.name}) at {api_key.revoked_at:%Y-%m-%d %H:%M:%S} UTC.")
+        self.stdout.write(f"Revoked admin key {api_key.key_prefix}... ({api_key.name}) "
+                          f"at {api_key.revoked_at:%Y-%m-%d %H:%M:%S} UTC.")
