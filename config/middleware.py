@@ -26,11 +26,10 @@ class RequestIdMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _VALID.match(incoming) else new_request_id()
+        # Left set after the response: Django logs "Not Found" and the like after the middleware
+        # chain returns. The next request on this thread replaces it.
         _local.request_id = request.request_id
-        try:
-            response = self.get_response(request)
-        finally:
-            _local.request_id = ""
+        response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
 

@@ -22,11 +22,10 @@ from config.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_page
 from config.api_types import Id
 from config.errors import CatalogError
 from connections.connectors.registry import connector_catalogue
-from connections.deletion import connection_delete
 from connections.models import Connection
 from connections.selectors import connection_get, connection_list
-from connections.services import (connection_create, connection_disconnect, connection_pause, connection_resume,
-                                  connection_test, connection_token_rotate, connection_update,
+from connections.services import (connection_create, connection_delete, connection_disconnect, connection_pause,
+                                  connection_resume, connection_test, connection_token_rotate, connection_update,
                                   customer_get_or_create)
 
 log = logging.getLogger(__name__)
@@ -217,12 +216,6 @@ def _connector_input():
                            details={"fields": {"config": "a value is malformed or out of range"}}) from None
 
 
-def _refuse_if_disconnected(connection: Connection, action: str) -> None:
-    if connection.status == Connection.Status.DISCONNECTED:
-        raise CatalogError("CONNECTION_NOT_ACTIVE", f"The connection is disconnected; it cannot be {action}.",
-                           details={"status": connection.status})
-
-
 @admin_router.get("/connections", response={200: ConnectionPage, **error_responses()}, operation_id="list_connections",
                   summary="List connections")
 def list_connections(request: HttpRequest, params: Query[ConnectionListQuery]):
@@ -284,7 +277,6 @@ def delete_connection(request: HttpRequest, connection_id: UUID):
 def pause_connection(request: HttpRequest, connection_id: UUID, payload: PauseIn | None = None):
     """Stops scheduling and cancels queued runs; running runs stop after their current page."""
     connection = _connection_or_404(connection_id)
-    _refuse_if_disconnected(connection, "paused")
     reason = payload.reason if payload else ""
     return connection_out(connection_pause(connection=connection, actor=actor_of(request), reason=reason))
 
@@ -294,7 +286,6 @@ def pause_connection(request: HttpRequest, connection_id: UUID, payload: PauseIn
 def resume_connection(request: HttpRequest, connection_id: UUID):
     """Schedules every entity at once to catch up; a connection that is not paused is returned unchanged."""
     connection = _connection_or_404(connection_id)
-    _refuse_if_disconnected(connection, "resumed")
     return connection_out(connection_resume(connection=connection, actor=actor_of(request)))
 
 
@@ -311,7 +302,6 @@ def disconnect_connection(request: HttpRequest, connection_id: UUID):
 def rotate_connection_token(request: HttpRequest, connection_id: UUID):
     """Issues a new token (shown once); the previous one stops working at once."""
     connection = _connection_or_404(connection_id)
-    _refuse_if_disconnected(connection, "given a new token")
     token = connection_token_rotate(connection=connection, actor=actor_of(request))
     return {"token": token, "token_prefix": connection.token_prefix}
 

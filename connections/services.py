@@ -31,6 +31,7 @@ def connection_token_issue(*, connection: Connection) -> str:
 
 @transaction.atomic
 def connection_token_rotate(*, connection: Connection, actor: Actor) -> str:
+    connection_require_connected(connection=connection)
     token = connection_token_issue(connection=connection)
     audit_record(actor=actor, action="connection.token_rotated", target=connection, connection=connection,
                  details={"token_prefix": connection.token_prefix})
@@ -136,11 +137,12 @@ def connection_test(*, connection: Connection) -> dict:
 def connection_update(*, connection: Connection, actor: Actor, name: str | None = None,
                       sync_interval_minutes: int | None = None, history_days: int | None = None,
                       entities: list[str] | None = None, config: dict | None = None,
-                      credentials: dict | None = None) -> Connection:
+                      credentials: dict | None = None, metadata: dict | None = None) -> Connection:
     """Edits settings; new credentials are checked upstream and, if good, lift auth_failed."""
     from connections.connectors.registry import connector_class
     from syncs.models import SyncState
 
+    connection_require_connected(connection=connection)
     cls = connector_class(connection.connector)
     changed = {}
     if config is not None or credentials is not None:
@@ -154,7 +156,7 @@ def connection_update(*, connection: Connection, actor: Actor, name: str | None 
     connection_numbers_validate(sync_interval_minutes=sync_interval_minutes or connection.sync_interval_minutes,
                                 history_days=history_days or connection.history_days)
     for field, value in (("name", name), ("sync_interval_minutes", sync_interval_minutes),
-                         ("history_days", history_days)):
+                         ("history_days", history_days), ("metadata", metadata)):
         if value is not None and value != getattr(connection, field):
             setattr(connection, field, value)
             changed[field] = value
@@ -185,6 +187,7 @@ def _cancel_active_runs(*, connection: Connection, actor: Actor) -> int:
 @transaction.atomic
 def connection_pause(*, connection: Connection, actor: Actor, reason: str = "") -> Connection:
     """Stops scheduling and cancels queued runs (running ones stop at their next page)."""
+    connection_require_connected(connection=connection)
     if connection.status == Connection.Status.PAUSED:
         return connection
     connection.paused_at = timezone.now()
@@ -201,6 +204,7 @@ def connection_pause(*, connection: Connection, actor: Actor, reason: str = "") 
 def connection_resume(*, connection: Connection, actor: Actor) -> Connection:
     from syncs.models import SyncState
 
+    connection_require_connected(connection=connection)
     if connection.status != Connection.Status.PAUSED:
         return connection
     connection.paused_at = None
@@ -223,3 +227,21 @@ def connection_disconnect(*, connection: Connection, actor: Actor) -> Connection
     _cancel_active_runs(connection=connection, actor=actor)
     audit_record(actor=actor, action="connection.disconnected", target=connection, connection=connection)
     return connection
+
+
+@transaction.atomic
+def connection_delete(*, connection: Connection, actor: Actor) -> None:
+    """Cancels active runs, then deletes the connection, its records, runs, states, incidents and
+    connection-scoped webhook endpoints. Webhook events and audit events stay (unlinked)."""
+    _cancel_active_runs(connection=connection, actor=actor)
+    audit_record(actor=actor, action="connection.deleted", target=connection,
+                 details={"name": connection.name, "connector": connection.connector,
+                          "customer_id": connection.customer_id, "token_prefix": connection.token_prefix})
+    connection.delete()
+
+
+def connection_require_connected(*, connection: Connection) -> None:
+    """A disconnected connection has no token and no schedule; only deleting it is left."""
+    if connection.status == Connection.Status.DISCONNECTED:
+        raise CatalogError("CONNECTION_NOT_ACTIVE", "The connection is disconnected; create a new one instead.",
+                           details={"status": connection.status})

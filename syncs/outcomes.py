@@ -37,6 +37,9 @@ def run_enqueue(*, run: SyncRun) -> None:
     from syncs.tasks import sync_run_execute_task
 
     run_id = str(run.pk)
+    # Not robust on purpose: a caller whose broker is down hears of it (the API answers 503).
+    # The run is already saved as queued, so nothing is lost: the reaper sends its message again
+    # after SYNC_QUEUED_RESEND_SECONDS, and a retried trigger gets the same run back.
     transaction.on_commit(lambda: sync_run_execute_task.delay(run_id))
 
 

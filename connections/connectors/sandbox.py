@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from config.errors import CatalogError
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
 from connections.connectors.registry import register
 
@@ -131,10 +132,37 @@ class SandboxConnector(Connector):
 
     @classmethod
     def prepare_config(cls, config: dict) -> dict:
+        errors = cls._range_errors(config)
+        if errors:
+            raise CatalogError("VALIDATION_FAILED", details={"fields": errors})
         # Fix the anchor at creation so the data does not shift while the connection lives.
         if not config.get("anchor"):
             config = {**config, "anchor": datetime.now(UTC).replace(second=0, microsecond=0).isoformat()}
         return config
+
+    @staticmethod
+    def _range_errors(config: dict) -> dict:
+        errors = {}
+        for name in ("change_rate", "deleted_fraction"):
+            if not 0 <= float(config.get(name) or 0) <= 1:
+                errors[f"config.{name}"] = "a fraction between 0 and 1"
+        for name, low in (("page_size", 1), ("change_period_seconds", 1), ("span_days", 1)):
+            if name in config and not low <= int(config[name]) <= 10**7:
+                errors[f"config.{name}"] = f"a whole number of at least {low}"
+        records = config.get("records", 100)
+        counts = records.values() if isinstance(records, dict) else [records]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 10**9 for n in counts):
+            errors["config.records"] = "a number of records (0 to 1e9), or an object of them per entity"
+        elif isinstance(records, dict) and set(records) - set(ENTITY_SALT):
+            errors["config.records"] = f"entities are {sorted(ENTITY_SALT)}"
+        if not isinstance(config.get("faults", {}), dict):
+            errors["config.faults"] = "an object"
+        if config.get("anchor"):
+            try:
+                datetime.fromisoformat(config["anchor"])
+            except (TypeError, ValueError):
+                errors["config.anchor"] = "an ISO 8601 time, e.g. 2026-11-01T00:00:00+00:00"
+        return errors
 
     @staticmethod
     def _anchor(value) -> float:

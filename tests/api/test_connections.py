@@ -73,8 +73,8 @@ def test_it_answers_502_when_the_upstream_cannot_be_reached(admin):
     ({"entities": ["spaceships"]}, "entities"),
     ({"sync_interval_minutes": 2}, "sync_interval_minutes"),
     ({"history_days": 0}, "history_days"),
-    ({"config": {"anchor": "not a time"}}, "config"),
-    ({"config": {"deleted_fraction": 1e308}}, "config"),
+    ({"config": {"anchor": "not a time"}}, "config.anchor"),
+    ({"config": {"deleted_fraction": 1e308}}, "config.deleted_fraction"),
 ])
 def test_it_refuses_invalid_connections_field_by_field(admin, change, field):
     error = assert_error(admin.post("/api/v1/connections", {**NEW, **change}), "VALIDATION_FAILED")

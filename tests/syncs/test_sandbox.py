@@ -72,3 +72,25 @@ def test_it_injects_a_rate_limit_once_per_page():
         connector.fetch_page(ReadRequest("vendors", None, None, {"next": 20, "page": 1}))
     assert exc.value.code == "UPSTREAM_RATE_LIMITED" and exc.value.retry_after == 3
     assert connector.fetch_page(ReadRequest("vendors", None, None, {"next": 20, "page": 1})).records
+
+
+def test_it_refuses_out_of_range_config_with_field_details():
+    import pytest
+
+    from config.errors import CatalogError
+
+    bad = {"change_rate": 2, "deleted_fraction": -0.1, "page_size": 0, "records": {"widgets": 5},
+           "anchor": "yesterday"}
+    with pytest.raises(CatalogError) as exc:
+        SandboxConnector.validate(config=bad, credentials={"api_key": "k"})
+    assert exc.value.code == "VALIDATION_FAILED"
+    assert set(exc.value.details["fields"]) == {"config.change_rate", "config.deleted_fraction", "config.page_size",
+                                                "config.records", "config.anchor"}
+
+
+def test_it_fixes_the_anchor_at_creation():
+    config = SandboxConnector.validate(config={"records": 5}, credentials={"api_key": "k"})
+    from datetime import datetime
+
+    assert datetime.fromisoformat(config["anchor"]).tzinfo is not None
+    assert config["page_size"] == 200 and config["seed"] == 1

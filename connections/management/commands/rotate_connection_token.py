@@ -1,9 +1,9 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from connections.cli import cli_actor, connection_lookup
-from connections.models import Connection
+from config.errors import CatalogError
+from connections.cli import catalog_command_error, cli_actor, connection_lookup
 from connections.services import connection_token_rotate
 
 
@@ -16,9 +16,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         connection = connection_lookup(options["connection"])
-        if connection.status == Connection.Status.DISCONNECTED:
-            raise CommandError("CONNECTION_NOT_ACTIVE: the connection is disconnected; its token stays revoked.")
-        token = connection_token_rotate(connection=connection, actor=cli_actor())
+        try:
+            token = connection_token_rotate(connection=connection, actor=cli_actor())
+        except CatalogError as exc:
+            raise catalog_command_error(exc) from None
         if options["json"]:
             self.stdout.write(json.dumps({"id": str(connection.pk), "token": token,
                                           "token_prefix": connection.token_prefix}))
