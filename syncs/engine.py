@@ -101,6 +101,7 @@ class RunExecution:
     def execute(self) -> None:
         run = self.run
         self.connector.check()
+        self.writer.assume_new = not Record.objects.filter(connection_id=run.connection_id, entity=run.entity).exists()
         reader = PageReader(connector=self.connector, request_for=self.request_for, prepare=self.prepare,
                             checkpoint=(run.checkpoint or {}).get("reader", {}),
                             retries=settings.SYNC_PAGE_RETRIES, retry_wait=self.retry_wait)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
+from django.db import IntegrityError, transaction
 from django.db import connection as db
 
 from connections.connectors.base import Connector, MappingError
@@ -75,11 +76,26 @@ class PageWriter:
     kind with one batched statement. Only one run per (connection, entity) is active at a time,
     so no other writer adds these ids between the read and the write."""
 
+    # Set by the engine when the store held nothing for this connection and entity as the run
+    # began: an initial load skips reading hashes it knows are absent. A duplicate after all (an
+    # upstream repeating a record across pages) fails the optimistic insert, and from then on
+    # pages are classified as usual.
+    assume_new = False
+
     def write(self, page: PreparedPage, *, connection_id, entity: str, now: datetime, marker: uuid.UUID,
               full: bool) -> PageResult:
         rows = page.rows
         if not rows:
             return PageResult()
+        if self.assume_new:
+            try:
+                with transaction.atomic(), db.cursor() as cursor:
+                    self.prepare_transaction(cursor)
+                    self.insert(cursor, rows, connection_id=connection_id, entity=entity, now=now, marker=marker,
+                                lines=page.preformatted)
+                return PageResult(created=len(rows))
+            except (IntegrityError, db.Database.IntegrityError):  # COPY raises the driver's own error
+                self.assume_new = False
         stored = self.stored_hashes([row.id for row in rows])
         new, new_lines, changed, unchanged = [], [], [], []
         for i, row in enumerate(rows):

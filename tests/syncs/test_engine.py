@@ -196,3 +196,23 @@ def test_it_writes_the_webhook_events_of_each_outcome():
     assert completed.payload["data"]["run"]["counts"]["created"] == 5
     assert completed.payload["data"]["run"]["mode"] == "incremental"
     assert Event.objects.filter(type="incident.resolved", connection=conn).count() == 1
+
+
+def test_it_falls_back_when_an_initial_load_meets_a_duplicate(monkeypatch):
+    """An upstream that repeats a record on a later page must not fail an initial load."""
+    from connections.connectors.sandbox import SandboxConnector
+
+    conn = sandbox_connection(records=30)
+    original = SandboxConnector.fetch_page
+
+    def repeating(self, request):
+        page = original(self, request)
+        if request.checkpoint.get("page") == 1:
+            page.records.insert(0, original(self, type(request)(request.entity, None, None, {})).records[0])
+        return page
+
+    monkeypatch.setattr(SandboxConnector, "fetch_page", repeating)
+    run = run_execute(run_id=queued_run(conn, "vendors").pk)
+    assert run.status == "succeeded", run.error_message
+    assert (run.fetched, run.created, run.unchanged) == (31, 30, 1)
+    assert stored(conn, "vendors") == expected(conn, "vendors")
