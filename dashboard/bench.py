@@ -418,9 +418,10 @@ def page_list(*, now: datetime) -> list[tuple[str, str]]:
              ("runs: until 15 days ago", f"/runs/?until={mid}"),
              ("failures", "/failures/"), ("failures: one code", "/failures/?error_code=UPSTREAM_SERVER_ERROR"),
              ("audit", "/audit/"), ("audit: actor", "/audit/?actor=ops.anna"), ("audit: family", "/audit/?action=sync"),
-             ("webhooks", "/webhooks/")]
+             ("webhooks", "/webhooks/"), ("webhook: add", "/webhooks/new")]
     if conn:
         pages += [("connection", f"/connections/{conn.pk}/"), ("connection: live", f"/connections/{conn.pk}/live"),
+                  ("connection: disconnect", f"/connections/{conn.pk}/disconnect"),
                   ("runs: one connection", f"/runs/?connection={conn.pk}"),
                   ("audit: one connection", f"/audit/?connection={conn.pk}")]
     if run:
@@ -429,7 +430,8 @@ def page_list(*, now: datetime) -> list[tuple[str, str]]:
         pages.append(("run: failed", f"/runs/{failed.pk}/"))
     if endpoint:
         pages += [("webhook endpoint", f"/webhooks/{endpoint.pk}/"),
-                  ("webhook endpoint: failed", f"/webhooks/{endpoint.pk}/?status=failed")]
+                  ("webhook endpoint: failed", f"/webhooks/{endpoint.pk}/?status=failed"),
+                  ("webhook: edit", f"/webhooks/{endpoint.pk}/edit"), ("webhook: delete", f"/webhooks/{endpoint.pk}/delete")]
     if delivery:
         pages.append(("webhook delivery", f"/webhooks/deliveries/{delivery.pk}/"))
     return pages

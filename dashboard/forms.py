@@ -1,4 +1,4 @@
-"""Forms: the connect form is generated from the connector's declared fields."""
+"""Forms: the connect and credentials forms are generated from the connector's declared fields."""
 
 from datetime import UTC, datetime
 
@@ -8,6 +8,8 @@ from config.errors import CatalogError
 from connections.connectors.base import ConfigField, Connector
 from connections.connectors.entities import ENTITIES
 from connections.models import Connection
+from dashboard.selectors.common import parse_uuid
+from webhooks.services import EVENT_TYPES
 
 GROUPS = ("config", "credentials")
 
@@ -31,36 +33,15 @@ def _form_field(spec: ConfigField) -> forms.Field:
     return forms.CharField(initial=spec.default, **common)
 
 
-class ConnectForm(forms.Form):
-    customer_name = forms.CharField(label="Customer", max_length=200,
-                                    help_text="An existing customer's name, or a new one.")
-    customer_external_id = forms.CharField(label="Customer external id", max_length=200, required=False,
-                                           help_text="Your application's id for this customer (optional).")
-    name = forms.CharField(label="Connection name", max_length=200)
-    entities = forms.MultipleChoiceField(label="Entities", required=False, widget=forms.CheckboxSelectMultiple,
-                                         help_text="None ticked means all.")
-    sync_interval_minutes = forms.IntegerField(label="Sync every (minutes)", min_value=5, max_value=10080, initial=60)
-    history_days = forms.IntegerField(label="History (days)", min_value=1, max_value=3650, initial=90)
+class ConnectorFieldsMixin:
+    """Connector fields named `<group>__<name>`; catalogued errors put back on the fields they name."""
 
-    def __init__(self, *args, connector: type[Connector], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.connector = connector
-        self.fields["entities"].choices = [(e, e.replace("_", " ")) for e in connector.entities]
-        self.fields["entities"].initial = list(connector.entities)
-        for group, specs in (("config", connector.config_fields), ("credentials", connector.credential_fields)):
-            for spec in specs:
-                self.fields[f"{group}__{spec.name}"] = _form_field(spec)
+    def add_connector_fields(self, group: str, specs) -> None:
+        for spec in specs:
+            self.fields[f"{group}__{spec.name}"] = _form_field(spec)
 
     def _bound(self, group: str) -> list:
         return [self[name] for name in self.fields if name.startswith(f"{group}__")]
-
-    @property
-    def config_inputs(self) -> list:
-        return self._bound("config")
-
-    @property
-    def credential_inputs(self) -> list:
-        return self._bound("credentials")
 
     def values(self, group: str) -> dict:
         """The filled-in fields of a group; blanks are left out so the connector's defaults apply."""
@@ -80,6 +61,66 @@ class ConnectForm(forms.Form):
             self.add_error(None, exc.message)
 
 
+class ConnectForm(ConnectorFieldsMixin, forms.Form):
+    customer_name = forms.CharField(label="Customer", max_length=200,
+                                    help_text="An existing customer's name, or a new one.")
+    customer_external_id = forms.CharField(label="Customer external id", max_length=200, required=False,
+                                           help_text="Your application's id for this customer (optional).")
+    name = forms.CharField(label="Connection name", max_length=200)
+    entities = forms.MultipleChoiceField(label="Entities", required=False, widget=forms.CheckboxSelectMultiple,
+                                         help_text="None ticked means all.")
+    sync_interval_minutes = forms.IntegerField(label="Sync every (minutes)", min_value=5, max_value=10080, initial=60)
+    history_days = forms.IntegerField(label="History (days)", min_value=1, max_value=3650, initial=90)
+
+    def __init__(self, *args, connector: type[Connector], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connector = connector
+        self.fields["entities"].choices = [(e, e.replace("_", " ")) for e in connector.entities]
+        self.fields["entities"].initial = list(connector.entities)
+        self.add_connector_fields("config", connector.config_fields)
+        self.add_connector_fields("credentials", connector.credential_fields)
+
+    @property
+    def config_inputs(self) -> list:
+        return self._bound("config")
+
+    @property
+    def credential_inputs(self) -> list:
+        return self._bound("credentials")
+
+
+class CredentialsForm(ConnectorFieldsMixin, forms.Form):
+    """New credentials for a saved connection (reauthorize). They replace the stored ones as a
+    whole. Never filled in from the stored ones (those are not decrypted for a page), and nothing
+    typed is echoed back after a refused submit (`forget_input`)."""
+
+    def __init__(self, *args, connector: type[Connector], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connector = connector
+        self.add_connector_fields("credentials", connector.credential_fields)
+        for field in self.fields.values():
+            field.initial = None  # a connector default is not a credential of this connection
+            field.widget.attrs.setdefault("autocomplete", "off")
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not self.values("credentials"):
+            raise forms.ValidationError("Enter the new credentials.")
+        return cleaned
+
+    @property
+    def credential_inputs(self) -> list:
+        return self._bound("credentials")
+
+    def forget_input(self) -> None:
+        """After a refused submit: keep the errors, drop what was typed, so no credential is echoed."""
+        self.is_valid()  # errors are computed from the data first
+        data = self.data.copy()
+        for name in self.fields:
+            data.pop(name, None)
+        self.data = data
+
+
 class ConnectionSettingsForm(forms.Form):
     sync_interval_minutes = forms.IntegerField(label="Sync every (minutes)", min_value=5, max_value=10080)
     history_days = forms.IntegerField(label="History (days)", min_value=1, max_value=3650)
@@ -90,6 +131,53 @@ class ConnectionSettingsForm(forms.Form):
                                       "history_days": connection.history_days, "entities": connection.entities})
         super().__init__(*args, **kwargs)
         self.fields["entities"].choices = [(e, e.replace("_", " ")) for e in supported]
+
+
+class EndpointForm(forms.Form):
+    """A webhook endpoint. The URL is checked by the webhooks service (HTTPS only, no private or
+    metadata address), so a refused URL comes back as the catalogued error, not a form guess."""
+
+    url = forms.CharField(label="URL", max_length=2000, widget=forms.URLInput(attrs={
+        "placeholder": "https://your-app.example.com/webhooks/plantsync", "class": "mono", "spellcheck": "false"}),
+        help_text="HTTPS only; private, loopback and cloud metadata addresses are refused.")
+    description = forms.CharField(label="Description", max_length=500, required=False,
+                                  help_text="What receives these events, for whoever reads this list next.")
+    event_types = forms.MultipleChoiceField(label="Event types", required=False, widget=forms.CheckboxSelectMultiple,
+                                            choices=[(t, t) for t in EVENT_TYPES],
+                                            help_text="None ticked means every event type, including new ones.")
+    connection = forms.CharField(label="Connection", required=False,
+                                 help_text="Only this connection's events; all connections when empty.")
+
+    def __init__(self, *args, scope_choices: list[tuple] | None, **kwargs):
+        """`scope_choices`: [(id, label)] for a select, or None to type a connection id (too many to list)."""
+        super().__init__(*args, **kwargs)
+        field = self.fields["connection"]
+        if scope_choices is not None:
+            field.widget = forms.Select(choices=[("", "All connections"), *scope_choices])
+        else:
+            field.widget = forms.TextInput(attrs={"placeholder": "Connection id (empty: all connections)",
+                                                  "class": "mono", "size": 38})
+
+    def clean_connection(self):
+        value = (self.cleaned_data.get("connection") or "").strip()
+        if not value:
+            return None
+        pk = parse_uuid(value)
+        connection = (Connection.objects.select_related("customer").defer("credentials", "config", "metadata")
+                      .filter(pk=pk).first() if pk else None)
+        if connection is None:
+            raise forms.ValidationError("No connection has this id.")
+        return connection
+
+    def add_catalog_error(self, exc: CatalogError) -> None:
+        """The webhooks service names the bad part in details ("url", "event_types")."""
+        details = exc.details or {}
+        fields = details.get("fields") or {name: details[name] for name in ("url", "event_types") if name in details}
+        for name, problem in fields.items():
+            if name in self.fields:
+                self.add_error(name, problem if isinstance(problem, str) else f"not allowed: {', '.join(problem)}")
+        if not self.errors:
+            self.add_error(None, exc.message)
 
 
 def parse_time(value: str | None) -> datetime | None:

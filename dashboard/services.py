@@ -7,7 +7,7 @@ from config.errors import CatalogError
 from connections.audit import Actor, audit_record
 from connections.connectors.registry import connector_class
 from connections.models import Connection
-from connections.services import connection_create, connection_test, customer_get_or_create
+from connections.services import connection_create, connection_test, connection_update, customer_get_or_create
 from syncs.incidents import incident_acknowledge, incident_resolve
 from syncs.models import Incident
 
@@ -18,6 +18,18 @@ def connection_test_audited(*, connection: Connection, actor: Actor) -> dict:
     audit_record(actor=actor, action="connection.tested", target=connection, connection=connection,
                  details={"ok": result["ok"], "code": result.get("code", "")})
     return result
+
+
+def connection_reauthorize(*, connection: Connection, credentials: dict, actor: Actor) -> Connection:
+    """New credentials through `connection_update`, which checks them upstream, saves them and
+    lifts `auth_failed` (audited as connection.updated). A refused attempt changes nothing and is
+    audited too (connection.credentials_rejected, with its code), then re-raised for the form."""
+    try:
+        return connection_update(connection=connection, actor=actor, credentials=credentials)
+    except CatalogError as exc:
+        audit_record(actor=actor, action="connection.credentials_rejected", target=connection, connection=connection,
+                     details={"code": exc.code})
+        raise
 
 
 def connector_test(*, connector: str, config: dict, credentials: dict, actor: Actor) -> dict:

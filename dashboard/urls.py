@@ -18,6 +18,10 @@ urlpatterns = [
          name="connection_rotate_token"),
     path("connections/<uuid:connection_id>/settings", connection_actions.connection_settings,
          name="connection_settings"),
+    path("connections/<uuid:connection_id>/credentials", connection_actions.connection_credentials,
+         name="connection_credentials"),
+    path("connections/<uuid:connection_id>/disconnect", connection_actions.connection_disconnect,
+         name="connection_disconnect"),
     # Connect a system
     path("connect/", connect.connector_pick, name="connect"),
     path("connect/<slug:key>/", connect.connect_form, name="connect_form"),
@@ -37,7 +41,10 @@ urlpatterns = [
     path("audit/", audit.audit_log, name="audit"),
     # Webhooks
     path("webhooks/", webhooks.endpoint_list, name="webhooks"),
+    path("webhooks/new", webhooks.endpoint_create, name="webhook_create"),
     path("webhooks/<int:endpoint_id>/", webhooks.endpoint_detail, name="webhook"),
+    path("webhooks/<int:endpoint_id>/edit", webhooks.endpoint_edit, name="webhook_edit"),
+    path("webhooks/<int:endpoint_id>/delete", webhooks.endpoint_delete, name="webhook_delete"),
     path("webhooks/<int:endpoint_id>/test", webhooks.endpoint_test, name="webhook_test"),
     path("webhooks/<int:endpoint_id>/rotate-secret", webhooks.endpoint_rotate_secret, name="webhook_rotate_secret"),
     path("webhooks/<int:endpoint_id>/enable", webhooks.endpoint_enable, name="webhook_enable"),

@@ -9,7 +9,8 @@ from dashboard.selectors.common import KeysetPage, keyset_page
 # The actions the services write, offered as suggestions in the filter.
 KNOWN_ACTIONS = (
     "connection.created", "connection.updated", "connection.paused", "connection.resumed", "connection.disconnected",
-    "connection.status_changed", "connection.token_rotated", "connection.tested", "connector.tested",
+    "connection.status_changed", "connection.token_rotated", "connection.tested",
+    "connection.credentials_rejected", "connector.tested",
     "sync.incremental_requested", "sync.full_requested", "sync.cancel_requested",
     "incident.acknowledged", "incident.resolved",
     "webhook_endpoint.created", "webhook_endpoint.updated", "webhook_endpoint.deleted", "webhook_endpoint.enabled",

@@ -3,7 +3,7 @@
 import json
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from connections.connectors.registry import connector_catalogue, connector_class
@@ -13,6 +13,7 @@ from syncs.models import Incident, SyncRun, SyncState
 
 RECENT_RUNS = 15
 CUSTOMER_SELECT_LIMIT = 300
+SCOPE_SELECT_LIMIT = 300
 # The list never needs these, and credentials would be decrypted row by row.
 LIST_DEFER = ("credentials", "config", "metadata")
 
@@ -145,3 +146,28 @@ def connection_endpoints(*, connection: Connection) -> list:
     from webhooks.selectors import endpoint_list
 
     return list(endpoint_list().filter(Q(connection=connection) | Q(connection__isnull=True))[:20])
+
+
+def connection_disconnect_impact(*, connection: Connection) -> dict:
+    """What a disconnect stops and what it keeps, for the confirmation page: three queries."""
+    from webhooks.models import Endpoint
+
+    return {
+        "active_runs": SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES).count(),
+        "records": SyncState.objects.filter(connection=connection).aggregate(n=Sum("record_count"))["n"] or 0,
+        "endpoints": Endpoint.objects.filter(connection=connection).count(),
+    }
+
+
+def connection_scope_choices(*, include: Connection | None = None) -> list[tuple[str, str]] | None:
+    """Connections an endpoint can be scoped to, as (id, "Customer / name") for a select; None
+    when there are too many to read in one (the form asks for an id then). One query."""
+    rows = list(Connection.objects.exclude(status=Connection.Status.DISCONNECTED)
+                .order_by("customer__name", "name", "id").values_list("id", "customer__name", "name")
+                [:SCOPE_SELECT_LIMIT + 1])
+    if len(rows) > SCOPE_SELECT_LIMIT:
+        return None
+    choices = [(str(pk), f"{customer} / {name}") for pk, customer, name in rows]
+    if include is not None and str(include.pk) not in {pk for pk, _ in choices}:
+        choices.insert(0, (str(include.pk), f"{include.customer.name} / {include.name}"))
+    return choices

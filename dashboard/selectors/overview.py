@@ -22,7 +22,7 @@ def overview_summary(*, now: datetime) -> dict:
         open=Count("id", filter=Q(status=Incident.Status.OPEN)),
         acknowledged=Count("id", filter=Q(status=Incident.Status.ACKNOWLEDGED)))
     endpoints = Endpoint.objects.aggregate(
-        disabled=Count("id", filter=Q(enabled=False)),
+        total=Count("id"), disabled=Count("id", filter=Q(enabled=False)),
         failing=Count("id", filter=Q(enabled=True, failing_since__isnull=False)))
     return {
         "connections_total": sum(by_status.values()),

@@ -4,11 +4,14 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
+from connections.models import Connection
 from dashboard.selectors.common import KeysetPage, keyset_page
 from webhooks import selectors as webhook_selectors
 from webhooks.models import Attempt, Delivery, Endpoint
 
 ENDPOINTS_PER_PAGE = 50
+# Counting an endpoint's deliveries stops here: the confirmation only needs "this many, or more".
+DELETE_COUNT_LIMIT = 10_000
 
 
 def endpoint_page(*, state: str = "", page: int | str = 1):
@@ -31,6 +34,23 @@ def endpoint_for_action(*, endpoint_id: int) -> Endpoint:
     return get_object_or_404(Endpoint.objects.select_related("connection"), pk=endpoint_id)
 
 
+def scope_connection(*, connection_id) -> Connection | None:
+    """The connection an "Add endpoint" link preselects; None for a missing or unknown id."""
+    if connection_id is None:
+        return None
+    return (Connection.objects.select_related("customer").defer("credentials", "config", "metadata")
+            .filter(pk=connection_id).first())
+
+
+def endpoint_delete_impact(*, endpoint: Endpoint) -> dict:
+    """How many deliveries (and pending ones) go with the endpoint, each count capped: two queries."""
+    rows = Delivery.objects.filter(endpoint=endpoint)
+    total = rows[:DELETE_COUNT_LIMIT + 1].count()
+    pending = rows.filter(status=Delivery.Status.PENDING)[:DELETE_COUNT_LIMIT + 1].count()
+    return {"deliveries": min(total, DELETE_COUNT_LIMIT), "pending": min(pending, DELETE_COUNT_LIMIT),
+            "more": total > DELETE_COUNT_LIMIT, "more_pending": pending > DELETE_COUNT_LIMIT}
+
+
 def deliveries(*, endpoint: Endpoint, status: str = "", cursor: str | None) -> KeysetPage:
     rows = (Delivery.objects.filter(endpoint=endpoint).select_related("event")
             .defer("event__payload").order_by("-created_at", "-id"))
@@ -42,7 +62,8 @@ def deliveries(*, endpoint: Endpoint, status: str = "", cursor: str | None) -> K
 def delivery_get(*, delivery_id: int) -> Delivery:
     """A delivery with its event, endpoint and every attempt (`attempt_list`, oldest first)."""
     return get_object_or_404(
-        Delivery.objects.select_related("event", "endpoint__connection")
-        .defer("endpoint__secret", "endpoint__previous_secret")
+        Delivery.objects.select_related("event__connection", "endpoint__connection")
+        .defer("endpoint__secret", "endpoint__previous_secret", "event__connection__credentials",
+               "endpoint__connection__credentials")
         .prefetch_related(Prefetch("attempt_set", queryset=Attempt.objects.order_by("number"), to_attr="attempt_list")),
         pk=delivery_id)

@@ -97,11 +97,30 @@ def attempt(fn, *, ok_text) -> Flash:
     return Flash(level="success", text=ok_text(result) if callable(ok_text) else ok_text)
 
 
-def flash_redirect(request: HttpRequest, flash: Flash, to: str) -> HttpResponse:
-    """The no-JavaScript answer to a POST: the outcome as a message, then redirect (PRG)."""
+def _message(request: HttpRequest, flash: Flash) -> None:
     level = {"success": messages.SUCCESS, "error": messages.ERROR}.get(flash.level, messages.INFO)
     messages.add_message(request, level, flash.as_message())
+
+
+def flash_redirect(request: HttpRequest, flash: Flash, to: str) -> HttpResponse:
+    """The no-JavaScript answer to a POST: the outcome as a message, then redirect (PRG)."""
+    _message(request, flash)
     return redirect(safe_next(request, default=to))
+
+
+def flash_navigate(request: HttpRequest, flash: Flash, to: str) -> HttpResponse:
+    """After an action that leaves no region to swap (a confirmation page, a deleted object):
+    the outcome as a message on the next page; htmx is told to load that page in full."""
+    if request.htmx:
+        _message(request, flash)
+        return HttpResponseClientRedirect(safe_next(request, default=to))
+    return flash_redirect(request, flash, to)
+
+
+def require_perm(request: HttpRequest, permission: str) -> None:
+    """For pages that exist only to act (a form, a confirmation): 403 without the permission."""
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(f"needs {permission}")
 
 
 def safe_next(request: HttpRequest, *, default: str) -> str:

@@ -3,15 +3,17 @@ htmx with the region it changed, or a plain POST with a redirect (PRG)."""
 
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 
 from config.errors import CatalogError
 from connections import services as connection_services
 from connections.connectors.registry import connector_class
+from connections.models import Connection
 from dashboard import services as dashboard_services
-from dashboard.forms import ConnectionSettingsForm
+from dashboard.forms import ConnectionSettingsForm, CredentialsForm
 from dashboard.selectors import connections as selectors
-from dashboard.views.common import (PERM_MANAGE, PERM_SYNC, Flash, action_view, actor_for, attempt, flash_redirect,
-                                    no_store)
+from dashboard.views.common import (PERM_MANAGE, PERM_SYNC, Flash, action_view, actor_for, attempt, dashboard_view,
+                                    flash_navigate, flash_redirect, no_store, require_perm, template_for)
 from dashboard.views.connections import detail_context
 from syncs import services as sync_services
 from syncs.models import Mode, SyncRun, Trigger
@@ -133,3 +135,58 @@ def connection_settings(request, connection_id):
     connection.refresh_from_db()
     return render(request, template, detail_context(request, connection, flash=flash, settings_form=form,
                                                     settings_open=True))
+
+
+@action_view(PERM_MANAGE)
+def connection_credentials(request, connection_id):
+    """Reauthorize / update credentials: checked upstream before they replace the stored ones;
+    good ones lift auth_failed. A refusal comes back inline in the form, with its catalogued code,
+    message and what to do; nothing typed is echoed back."""
+    connection = selectors.connection_get(connection_id=connection_id)
+    form = CredentialsForm(request.POST, connector=connector_class(connection.connector))
+    if form.is_valid():
+        was = connection.status
+        try:
+            connection = dashboard_services.connection_reauthorize(
+                connection=connection, credentials=form.values("credentials"), actor=actor_for(request))
+        except CatalogError as exc:
+            if (exc.details or {}).get("fields"):
+                form.add_catalog_error(exc)  # the flash says the rest: code, message, what to do
+            flash = Flash.from_error(exc)
+        else:
+            text = "New credentials verified and saved."
+            if was == Connection.Status.AUTH_FAILED and connection.status == Connection.Status.ACTIVE:
+                text += " The connection is active again: syncs resume on schedule, or press Sync all now to catch up."
+            return _answer_page(request, connection, Flash(level="success", text=text))
+    else:
+        flash = Flash(level="error", text="Some fields are missing or invalid; see the form.", code="VALIDATION_FAILED")
+    form.forget_input()
+    connection.refresh_from_db()  # a refused update may have touched the instance, never the row
+    template = "dashboard/connection.html#connection" if request.htmx else "dashboard/connection.html"
+    # htmx swaps only 2xx answers; a plain POST gets the page with the form and a 400.
+    return render(request, template, detail_context(request, connection, credentials_form=form,
+                                                    credentials_flash=flash, credentials_open=True),
+                  status=200 if request.htmx else 400)
+
+
+@dashboard_view
+@require_http_methods(["GET", "POST"])
+def connection_disconnect(request, connection_id):
+    """GET asks for confirmation on a page of its own (so it works without JavaScript) and says
+    what stops and what is kept; POST disconnects and goes back to the connection's page."""
+    require_perm(request, PERM_MANAGE)
+    connection = selectors.connection_get(connection_id=connection_id)
+    flash = None
+    if request.method == "POST":
+        if connection.status == Connection.Status.DISCONNECTED:
+            # connection_disconnect is not idempotent: a second call would move disconnected_at and audit again.
+            return flash_navigate(request, Flash(level="info", text="Already disconnected."), _page_url(connection))
+        actor = actor_for(request)
+        flash = attempt(lambda: connection_services.connection_disconnect(connection=connection, actor=actor),
+                        ok_text="Disconnected: the API token is revoked, nothing is scheduled and any queued or "
+                                "running run was cancelled. The synced records are kept.")
+        if flash.level == "success":
+            return flash_navigate(request, flash, _page_url(connection))
+    context = {"connection": connection, "impact": selectors.connection_disconnect_impact(connection=connection),
+               "flash": flash}
+    return render(request, template_for(request, "dashboard/connection_disconnect.html", "confirm"), context)

@@ -4,7 +4,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from connections.connectors.registry import connector_class
-from dashboard.forms import ConnectionSettingsForm
+from dashboard.forms import ConnectionSettingsForm, CredentialsForm
 from dashboard.selectors import connections as selectors
 from dashboard.views.common import dashboard_view, template_for
 
@@ -24,17 +24,21 @@ def connection_list(request):
 def detail_context(request, connection, **extra) -> dict:
     """Everything the connection page shows; the action views render it again with their outcome."""
     try:
-        supported = connector_class(connection.connector).entities
+        connector = connector_class(connection.connector)
+        supported = connector.entities
     except Exception:  # a connector no longer in the code: the page still opens
-        supported = connection.entities
+        connector, supported = None, connection.entities
     context = {
         "connection": connection,
+        "connector_name": connector.name if connector else connection.connector,
         "live": selectors.connection_live(connection=connection),
         "incidents": selectors.connection_incidents(connection=connection),
         "config": selectors.connection_config_display(connection=connection),
         "audit": selectors.connection_audit(connection=connection),
         "endpoints": selectors.connection_endpoints(connection=connection),
         "settings_form": ConnectionSettingsForm(connection=connection, supported=supported),
+        # Reauthorize: a blank form from the connector's credential fields (none: nothing to enter).
+        "credentials_form": CredentialsForm(connector=connector) if connector and connector.credential_fields else None,
     }
     context.update(extra)
     return context

@@ -1,17 +1,23 @@
 """Webhook pages: endpoints with their 24 h success rate, deliveries, attempts, and the buttons
-Send test event, Resend, Replay failed since..., Rotate secret (shown once), Enable/Disable."""
+Send test event, Resend, Replay failed since..., Rotate secret (shown once), Enable/Disable;
+Add endpoint (its secret shown once), Edit and Delete (confirmed on a page of its own)."""
 
 from datetime import timedelta
 
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import push_url
 
 from config.errors import CatalogError
-from dashboard.forms import parse_time
+from dashboard.forms import EndpointForm, parse_time
 from dashboard.selectors import webhooks as selectors
+from dashboard.selectors.common import parse_uuid
+from dashboard.selectors.connections import connection_scope_choices
 from dashboard.views.common import (PERM_WEBHOOKS, Flash, action_view, actor_for, attempt, dashboard_view,
-                                    flash_redirect, no_store, template_for, wants_fragment)
+                                    flash_navigate, flash_redirect, no_store, require_perm, template_for,
+                                    wants_fragment)
 from webhooks import services as webhook_services
 from webhooks.models import Delivery
 
@@ -115,3 +121,100 @@ def delivery_resend(request, delivery_id):
         return render(request, "dashboard/webhooks/delivery.html#delivery",
                       {"delivery": selectors.delivery_get(delivery_id=delivery_id), "flash": flash})
     return flash_redirect(request, flash, reverse("dashboard:delivery", args=[delivery_id]))
+
+
+# --- add, edit, delete ---------------------------------------------------------------------------
+
+FORM_PAGE = "dashboard/webhooks/endpoint_form.html"
+INVALID = Flash(level="error", text="Some fields are invalid; see the form.", code="VALIDATION_FAILED")
+
+
+def _form_page(request, form: EndpointForm, *, endpoint=None, flash: Flash | None = None):
+    """The form page, or for htmx its `form` region (htmx swaps only 2xx answers); a refused
+    plain POST answers 400."""
+    status = 400 if request.method == "POST" and not request.htmx else 200
+    return render(request, template_for(request, FORM_PAGE, "form"),
+                  {"form": form, "endpoint": endpoint, "flash": flash}, status=status)
+
+
+def _save(request, form: EndpointForm, save) -> tuple[object, Flash | None]:
+    """Runs a create or update with the form's values; a refusal lands on the form and in the flash."""
+    if not form.is_valid():
+        return None, INVALID
+    data = form.cleaned_data
+    try:
+        return save(url=data["url"], description=data["description"], event_types=data["event_types"],
+                    connection=data["connection"], actor=actor_for(request)), None
+    except CatalogError as exc:
+        form.add_catalog_error(exc)
+        return None, Flash.from_error(exc)
+
+
+def _endpoint_page(request, endpoint_id: int, **extra):
+    """The endpoint's page after a save: its region for htmx (the address bar follows), else in full."""
+    template = "dashboard/webhooks/endpoint.html#endpoint" if request.htmx else "dashboard/webhooks/endpoint.html"
+    response = render(request, template, endpoint_context(request, endpoint_id, **extra))
+    if request.htmx:
+        push_url(response, reverse("dashboard:webhook", args=[endpoint_id]))
+    return response
+
+
+@dashboard_view
+@require_http_methods(["GET", "POST"])
+def endpoint_create(request):
+    """Add endpoint. `?connection=<id>` (from a connection's page) preselects the scope. The new
+    signing secret is in the POST's answer only: rendered, never redirected to, never cached."""
+    require_perm(request, PERM_WEBHOOKS)
+    if request.method != "POST":
+        scope = selectors.scope_connection(connection_id=parse_uuid(request.GET.get("connection")))
+        form = EndpointForm(initial={"connection": str(scope.pk) if scope else ""},
+                            scope_choices=connection_scope_choices(include=scope))
+        return _form_page(request, form)
+    form = EndpointForm(request.POST, scope_choices=connection_scope_choices())
+    created, flash = _save(request, form, webhook_services.endpoint_create)
+    if created is None:
+        return _form_page(request, form, flash=flash)
+    endpoint, secret = created
+    flash = Flash(level="success", text="Endpoint added. Copy its signing secret into the receiver now; events "
+                  "start arriving with the next sync, or press Send test event to check it.")
+    return no_store(_endpoint_page(request, endpoint.pk, flash=flash, new_secret=secret, new_endpoint=True))
+
+
+@dashboard_view
+@require_http_methods(["GET", "POST"])
+def endpoint_edit(request, endpoint_id):
+    """URL, description, event types and scope; the signing secret stays as it is."""
+    require_perm(request, PERM_WEBHOOKS)
+    endpoint = selectors.endpoint_for_action(endpoint_id=endpoint_id)
+    choices = connection_scope_choices(include=selectors.scope_connection(connection_id=endpoint.connection_id))
+    if request.method != "POST":
+        form = EndpointForm(scope_choices=choices, initial={
+            "url": endpoint.url, "description": endpoint.description, "event_types": endpoint.event_types,
+            "connection": str(endpoint.connection_id or "")})
+        return _form_page(request, form, endpoint=endpoint)
+    form = EndpointForm(request.POST, scope_choices=choices)
+    saved, flash = _save(request, form, lambda **values: webhook_services.endpoint_update(endpoint=endpoint, **values))
+    if saved is None:
+        return _form_page(request, form, endpoint=endpoint, flash=flash)
+    flash = Flash(level="success", text="Endpoint saved.")
+    if request.htmx:
+        return _endpoint_page(request, endpoint.pk, flash=flash)
+    return flash_redirect(request, flash, reverse("dashboard:webhook", args=[endpoint.pk]))
+
+
+@dashboard_view
+@require_http_methods(["GET", "POST"])
+def endpoint_delete(request, endpoint_id):
+    """GET asks for confirmation on a page of its own (it works without JavaScript); POST deletes
+    and goes to the endpoint list (or `next`)."""
+    require_perm(request, PERM_WEBHOOKS)
+    endpoint = selectors.endpoint_for_action(endpoint_id=endpoint_id)
+    flash = None
+    if request.method == "POST":
+        url = endpoint.url
+        flash = attempt(lambda: webhook_services.endpoint_delete(endpoint=endpoint, actor=actor_for(request)),
+                        ok_text=f"Deleted the endpoint {url} with its deliveries. Nothing more is sent to it.")
+        if flash.level == "success":
+            return flash_navigate(request, flash, reverse("dashboard:webhooks"))
+    context = {"endpoint": endpoint, "impact": selectors.endpoint_delete_impact(endpoint=endpoint), "flash": flash}
+    return render(request, template_for(request, "dashboard/webhooks/endpoint_delete.html", "confirm"), context)

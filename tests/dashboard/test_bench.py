@@ -21,7 +21,7 @@ def test_it_seeds_and_times_every_page(capsys, settings):
     assert Delivery.objects.count() == 100 and Attempt.objects.count() == 100
     assert SyncRun.objects.filter(status="running").exists() and Incident.objects.exists()
     for page in ("overview", "connections", "connection", "runs: failed", "run", "failures", "audit", "webhooks",
-                 "webhook delivery"):
+                 "webhook delivery", "webhook: add", "webhook: edit", "webhook: delete", "connection: disconnect"):
         assert f"\n{page} " in out, page
     assert "p50 ms" in out and "p95 ms" in out
 

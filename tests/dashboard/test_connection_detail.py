@@ -67,7 +67,7 @@ def test_it_stops_polling_once_nothing_runs(viewer_client):
 def test_it_shows_buttons_to_operators(operator_client):
     body = operator_client.get(url(idle_connection())).content.decode()
     for label in ("Sync now", "Full resync", "Sync all now", "Full resync all", "Pause", "Test connection",
-                  "Rotate token", "Save settings"):
+                  "Rotate token", "Save settings", "Update credentials", "Disconnect…", "+ Add endpoint"):
         assert label in body, label
 
 
@@ -76,7 +76,8 @@ def test_it_hides_every_button_from_read_only_users(viewer_client):
     incidents([connection])
     body = viewer_client.get(url(connection)).content.decode()
     for label in ("Sync now", "Full resync", "Cancel</button>", "Pause</button>", "Test connection", "Rotate token",
-                  "Save settings", "Acknowledge", "Resolve</button>"):
+                  "Save settings", "Acknowledge", "Resolve</button>", "Update credentials", "Disconnect…",
+                  "Add endpoint"):
         assert label not in body, label
 
 

@@ -24,6 +24,16 @@ def test_it_says_what_to_do_when_there_are_no_connections(admin_client):
     assert "No connections yet" in body and "/connect/" in body
 
 
+def test_it_says_how_to_add_a_webhook_endpoint_when_there_is_none(operator_client):
+    body = operator_client.get("/").content.decode()
+    assert "No endpoint yet: nothing is notified." in body and 'href="/webhooks/new">Add one</a>' in body
+
+
+def test_it_offers_adding_an_endpoint_only_to_who_may(viewer_client):
+    body = viewer_client.get("/").content.decode()
+    assert "No endpoint yet: nothing is notified." in body and 'href="/webhooks/new"' not in body
+
+
 def test_it_counts_connections_runs_and_incidents(admin_client):
     conns = connections(3)
     runs(conns[0], 4, status=SyncRun.Status.SUCCEEDED)
