@@ -133,45 +133,59 @@ def connection_test(*, connection: Connection) -> dict:
     return {"ok": True}
 
 
-@transaction.atomic
 def connection_update(*, connection: Connection, actor: Actor, name: str | None = None,
                       sync_interval_minutes: int | None = None, history_days: int | None = None,
                       entities: list[str] | None = None, config: dict | None = None,
                       credentials: dict | None = None, metadata: dict | None = None) -> Connection:
-    """Edits settings; new credentials are checked upstream and, if good, lift auth_failed."""
+    """Edits settings; new credentials are checked upstream first and, if good, lift
+    auth_failed (or pending). Nothing changes, in memory or stored, when a check fails."""
     from connections.connectors.registry import connector_class
-    from syncs.models import SyncState
 
     connection_require_connected(connection=connection)
     cls = connector_class(connection.connector)
-    changed = {}
+    new_credentials = connection.credentials if credentials is None else credentials
+    new_config = connection.config
     if config is not None or credentials is not None:
-        merged = {**connection.config, **(config or {})}
-        connection.config = cls.validate(config=merged, credentials=credentials or connection.credentials)
-        changed["config"] = True
-    if credentials is not None:
-        cls(config=connection.config, credentials=credentials).check()
-        connection.credentials = credentials
-        changed["credentials"] = True
+        new_config = cls.validate(config={**connection.config, **(config or {})}, credentials=new_credentials)
     connection_numbers_validate(sync_interval_minutes=sync_interval_minutes or connection.sync_interval_minutes,
                                 history_days=history_days or connection.history_days)
-    for field, value in (("name", name), ("sync_interval_minutes", sync_interval_minutes),
-                         ("history_days", history_days), ("metadata", metadata)):
+    new_entities = None if entities is None else connection_entities_validate(supported=cls.entities,
+                                                                              entities=entities)
+    if credentials is not None:
+        # Outside the transaction: an upstream call must not hold database locks while it waits.
+        cls(config=new_config, credentials=new_credentials).check()
+    with transaction.atomic():
+        changed = _connection_apply(connection=connection, config=new_config, credentials=credentials,
+                                    entities=new_entities, name=name, sync_interval_minutes=sync_interval_minutes,
+                                    history_days=history_days, metadata=metadata)
+        if credentials is not None and connection.status in (Connection.Status.AUTH_FAILED,
+                                                             Connection.Status.PENDING):
+            connection_set_status(connection=connection, status=Connection.Status.ACTIVE,
+                                  reason="credentials updated")
+        audit_record(actor=actor, action="connection.updated", target=connection, connection=connection,
+                     details={k: (v if k not in ("credentials", "config") else "changed") for k, v in changed.items()})
+    return connection
+
+
+def _connection_apply(*, connection: Connection, config, credentials, entities, **fields) -> dict:
+    from syncs.models import SyncState
+
+    changed = {}
+    if config != connection.config:
+        connection.config, changed["config"] = config, True
+    if credentials is not None:
+        connection.credentials, changed["credentials"] = credentials, True
+    for field, value in fields.items():
         if value is not None and value != getattr(connection, field):
             setattr(connection, field, value)
             changed[field] = value
     if entities is not None:
-        connection.entities = connection_entities_validate(supported=cls.entities, entities=entities)
-        changed["entities"] = connection.entities
-        for entity in connection.entities:
+        connection.entities = changed["entities"] = entities
+        for entity in entities:
             SyncState.objects.get_or_create(connection=connection, entity=entity,
                                             defaults={"next_due_at": timezone.now()})
     connection.save()
-    if changed.get("credentials") and connection.status == Connection.Status.AUTH_FAILED:
-        connection_set_status(connection=connection, status=Connection.Status.ACTIVE, reason="credentials updated")
-    audit_record(actor=actor, action="connection.updated", target=connection, connection=connection,
-                 details={k: (v if k not in ("credentials", "config") else "changed") for k, v in changed.items()})
-    return connection
+    return changed
 
 
 def _cancel_active_runs(*, connection: Connection, actor: Actor) -> int:
@@ -219,6 +233,8 @@ def connection_resume(*, connection: Connection, actor: Actor) -> Connection:
 @transaction.atomic
 def connection_disconnect(*, connection: Connection, actor: Actor) -> Connection:
     """Revokes the token and stops schedules; the synced data stays until the connection is deleted."""
+    if connection.status == Connection.Status.DISCONNECTED:
+        return connection
     connection.disconnected_at = timezone.now()
     connection.token_hash = None
     connection.save(update_fields=["disconnected_at", "token_hash", "updated_at"])

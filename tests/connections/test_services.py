@@ -1,0 +1,50 @@
+import pytest
+
+from config.errors import CatalogError
+from connections.models import AuditEvent, Connection
+from connections.services import connection_disconnect, connection_pause, connection_token_rotate, connection_update
+from tests.syncs.factories import TEST_ACTOR, sandbox_connection
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_lifts_auth_failed_when_new_credentials_pass_the_check():
+    conn = sandbox_connection(verify=False)
+    Connection.objects.filter(pk=conn.pk).update(status="auth_failed", status_reason="401")
+    conn.refresh_from_db()
+    connection_update(connection=conn, actor=TEST_ACTOR, credentials={"api_key": "new"})
+    conn.refresh_from_db()
+    assert (conn.status, conn.credentials) == ("active", {"api_key": "new"})
+
+
+def test_it_changes_nothing_when_the_check_fails():
+    conn = sandbox_connection(verify=False, faults={"auth_failure": True})
+    with pytest.raises(CatalogError) as exc:
+        connection_update(connection=conn, actor=TEST_ACTOR, credentials={"api_key": "new"}, name="Renamed")
+    assert exc.value.code == "UPSTREAM_AUTHENTICATION_FAILED"
+    assert conn.name == "Sandbox" and conn.credentials == {"api_key": "k"}, "the object in memory is untouched"
+    conn.refresh_from_db()
+    assert conn.name == "Sandbox" and conn.credentials == {"api_key": "k"}
+    assert not AuditEvent.objects.filter(action="connection.updated").exists()
+
+
+def test_it_refuses_empty_credentials():
+    conn = sandbox_connection()
+    with pytest.raises(CatalogError) as exc:
+        connection_update(connection=conn, actor=TEST_ACTOR, credentials={})
+    assert exc.value.code == "VALIDATION_FAILED" and "credentials.api_key" in exc.value.details["fields"]
+
+
+def test_it_keeps_a_disconnected_connection_disconnected():
+    conn = sandbox_connection()
+    connection_disconnect(connection=conn, actor=TEST_ACTOR)
+    first = Connection.objects.get(pk=conn.pk).disconnected_at
+    connection_disconnect(connection=conn, actor=TEST_ACTOR)
+    assert Connection.objects.get(pk=conn.pk).disconnected_at == first
+    assert AuditEvent.objects.filter(action="connection.disconnected").count() == 1
+    for action in (lambda: connection_pause(connection=conn, actor=TEST_ACTOR),
+                   lambda: connection_token_rotate(connection=conn, actor=TEST_ACTOR),
+                   lambda: connection_update(connection=conn, actor=TEST_ACTOR, name="x")):
+        with pytest.raises(CatalogError) as exc:
+            action()
+        assert exc.value.code == "CONNECTION_NOT_ACTIVE"
