@@ -98,19 +98,20 @@ def worker_ready(pause: float) -> int:
 _pool = None
 
 
-def worker_attempt(delivery_ids: list[int], threads: int = 1) -> int:
-    """What webhook_delivery_attempt_task does, for each id; with threads > 1, as a threaded worker pool
-    would (each thread keeps its own database connection)."""
+def worker_messages(messages: list[list[int]], threads: int = 1) -> int:
+    """What the webhooks task does (`services.deliveries_attempt`), once per message (a list of
+    delivery ids, as one Celery message carries); with threads > 1 the messages run concurrently,
+    as in a threaded worker pool (each thread keeps its own database connection)."""
     global _pool
     from concurrent.futures import ThreadPoolExecutor
 
-    from webhooks.services import delivery_attempt
+    from webhooks.services import deliveries_attempt
 
-    def attempt(delivery_id: int) -> bool:
-        return delivery_attempt(delivery_id=delivery_id) is not None
+    def run(delivery_ids: list[int]) -> int:
+        return deliveries_attempt(delivery_ids=delivery_ids)
 
     if threads <= 1:
-        return sum(map(attempt, delivery_ids))
+        return sum(map(run, messages))
     if _pool is None:
         _pool = ThreadPoolExecutor(threads, thread_name_prefix="bench-delivery")
-    return sum(_pool.map(attempt, delivery_ids))
+    return sum(_pool.map(run, messages))

@@ -40,7 +40,9 @@ class Target:
     literal: bool  # the host is an IP address
 
 
+@lru_cache(maxsize=1024)
 def url_parse(url: str) -> Target:
+    """The URL's parts, or TargetRefused. Cached: a pure function of the string (refusals are not cached)."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:

@@ -2,12 +2,14 @@
 
 Other apps call `event_emit` inside their own transaction: the event and its deliveries commit
 with the change that caused them (outbox), and the Celery messages go out only after that
-commit. The Delivery rows are the source of truth; messages only wake a worker, which claims a
-delivery with a conditional UPDATE, so duplicate or late messages never send twice at once.
+commit. The Delivery rows are the source of truth; messages only wake a worker, which claims
+deliveries with a conditional UPDATE (its own and other due ones, a batch at a time), so
+duplicate or late messages never send twice at once.
 """
 
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -54,6 +56,8 @@ COUNTDOWN_MAX_SECONDS = 3600
 # Retry-After is honoured up to the length of the retry window.
 RETRY_AFTER_MAX_SECONDS = 24 * 3600
 SWEEP_BATCH = 1000
+# How long one task keeps claiming further due deliveries before the worker takes its next message.
+DRAIN_SECONDS = 20.0
 
 
 class _Unset:
@@ -301,42 +305,77 @@ def deliveries_replay_failed_since(*, endpoint: Endpoint, since: datetime, actor
     return len(ids)
 
 
-# --- one attempt ------------------------------------------------------------------------------
+# --- attempts ---------------------------------------------------------------------------------
 
-def _claim(delivery_id: int, now: datetime) -> bool:
-    """Takes the delivery for one attempt if it is pending, due and not held by another worker."""
-    lock_seconds = settings.WEBHOOK_TIMEOUT_SECONDS + LOCK_MARGIN_SECONDS
-    return attempt_sql.delivery_claim(delivery_id=delivery_id, now=now, due_before=now + DUE_TOLERANCE,
-                                      locked_until=now + timedelta(seconds=lock_seconds))
+def _claim(delivery_ids: list[int], *, drain: int = 0, drain_due_before: datetime | None = None) -> list[Delivery]:
+    """Takes deliveries for one attempt each: the given ones if pending, due and not held by another
+    worker, and with `drain` up to that many more of the oldest due ones."""
+    now = timezone.now()
+    # Every request has WEBHOOK_TIMEOUT_SECONDS; a batch larger than the sending threads goes in waves.
+    waves = max(1, -(-(len(delivery_ids) + drain) // transport.POST_THREADS))
+    lock_seconds = settings.WEBHOOK_TIMEOUT_SECONDS * waves + LOCK_MARGIN_SECONDS
+    return attempt_sql.deliveries_claim(delivery_ids=delivery_ids, drain=drain, now=now,
+                                        due_before=now + DUE_TOLERANCE, drain_due_before=drain_due_before or now,
+                                        locked_until=now + timedelta(seconds=lock_seconds))
+
+
+def deliveries_attempt(*, delivery_ids: Sequence[int] = (), batch_size: int = dispatch.BATCH_SIZE) -> int:
+    """What the webhooks queue runs for a message: attempts its deliveries that are still due, and
+    in the same batches other due deliveries, until none is left or DRAIN_SECONDS have passed.
+    Returns how many attempts were made.
+
+    Each batch is claimed with one statement (duplicate or late messages find their deliveries
+    taken or done and send nothing), sent at once (`transport.webhook_posts`) with no transaction
+    open, then recorded in one transaction. Only deliveries due when the task started are drained,
+    so the retries it schedules (even with no wait) are left to their own messages: one task tries
+    a delivery at most once.
+    """
+    started, cutoff = time.monotonic(), timezone.now()
+    ids = list(dict.fromkeys(delivery_ids))
+    attempted = 0
+    while True:
+        own, ids = ids[:batch_size], ids[batch_size:]
+        room = batch_size - len(own)
+        claimed = _claim(own, drain=room, drain_due_before=cutoff)
+        attempted += len(_attempts_make(claimed))
+        drained = len(claimed) - len(set(own).intersection(d.pk for d in claimed))
+        if not ids and (drained < room or time.monotonic() - started > DRAIN_SECONDS):
+            return attempted
 
 
 def delivery_attempt(*, delivery_id: int) -> Attempt | None:
-    """Makes one HTTP attempt of a due delivery and records it; None when there was nothing to do.
+    """Makes one HTTP attempt of one due delivery and records it; None when there was nothing to do
+    (not due, held by another worker, done, deleted, or its endpoint disabled)."""
+    attempts = _attempts_make(_claim([delivery_id]))
+    return attempts[0] if attempts else None
 
-    No transaction is open during the request; the outcome is written in one afterwards.
-    """
-    if not _claim(delivery_id, timezone.now()):
-        return None
-    delivery = attempt_sql.delivery_load(delivery_id=delivery_id)
-    if delivery is None:  # deleted with its endpoint in the meantime
-        return None
-    endpoint, event = delivery.endpoint, delivery.event
-    if not endpoint.enabled and event.type != "webhook.test":
-        attempt_sql.delivery_update(statement=attempt_sql.delivery_update_statement(delivery_id=delivery_id, values={
-            "status": Delivery.Status.FAILED, "next_attempt_at": None, "locked_until": None, "queued_for": None,
-            "last_error": f"Not sent: the endpoint is disabled ({endpoint.disabled_reason or 'no reason given'})."}))
-        return None
-    body = event_body(event)
-    at = timezone.now()
-    try:
-        headers = signing.signature_headers(secrets=endpoint_signing_secrets(endpoint=endpoint, at=at),
-                                            msg_id=str(event.id), timestamp=int(at.timestamp()), body=body)
-    except ValueError as exc:  # a secret that is not whsec_<base64>: only a hand-edited row has one
-        # Nothing is sent unsigned; like a refused address, retrying cannot help until it is fixed.
-        result = transport.PostResult(error=f"Not sent: the endpoint's secret is unusable ({exc}).", refused=True)
-    else:
-        result = transport.webhook_post(url=endpoint.url, body=body, headers=headers)
-    return _attempt_record(delivery=delivery, endpoint=endpoint, result=result, at=at, body=body)
+
+def _attempts_make(deliveries: list[Delivery]) -> list[Attempt]:
+    """Signs and sends claimed deliveries (at once, with no transaction open), then records every
+    outcome in one transaction; returns the attempts in the order of `deliveries`."""
+    if not deliveries:
+        return []
+    prepared, posts, idle = [], [], []
+    for delivery in deliveries:
+        endpoint, event = delivery.endpoint, delivery.event
+        if not endpoint.enabled and event.type != "webhook.test":
+            idle.append(delivery)
+            continue
+        body = event_body(event)
+        at = timezone.now()
+        try:
+            headers = signing.signature_headers(secrets=endpoint_signing_secrets(endpoint=endpoint, at=at),
+                                                msg_id=str(event.id), timestamp=int(at.timestamp()), body=body)
+        except ValueError as exc:  # a secret that is not whsec_<base64>: only a hand-edited row has one
+            # Nothing is sent unsigned; like a refused address, retrying cannot help until it is fixed.
+            prepared.append((delivery, at, body, transport.PostResult(
+                error=f"Not sent: the endpoint's secret is unusable ({exc}).", refused=True)))
+        else:
+            prepared.append((delivery, at, body, None))
+            posts.append(transport.Post(url=endpoint.url, body=body, headers=headers))
+    results = iter(transport.webhook_posts(posts))
+    outcomes = [(delivery, at, body, result or next(results)) for delivery, at, body, result in prepared]
+    return _outcomes_record(outcomes=outcomes, idle=idle)
 
 
 def _failure_message(result: transport.PostResult) -> str:
@@ -360,51 +399,89 @@ def _retry_delay(delivery: Delivery, result: transport.PostResult) -> float | No
     return float(schedule[delivery.chain_attempts - 1])
 
 
-def _attempt_record(*, delivery: Delivery, endpoint: Endpoint, result: transport.PostResult, at: datetime,
-                    body: bytes) -> Attempt:
+def _outcomes_record(*, outcomes: list[tuple[Delivery, datetime, bytes, transport.PostResult]],
+                     idle: list[Delivery]) -> list[Attempt]:
+    """One transaction: the attempts (one INSERT), their deliveries (one UPDATE), the endpoints'
+    health, countdown messages for the retries (after the commit); deliveries of disabled
+    endpoints (`idle`) fail unsent."""
     now = timezone.now()
-    delivery.attempts += 1
-    delivery.chain_attempts += 1
-    error = "" if result.ok else _failure_message(result)
-    attempt = Attempt(delivery_id=delivery.pk, number=delivery.attempts, at=at, status_code=result.status_code,
-                      duration_ms=result.duration_ms, error=error, remote_address=result.remote_address,
-                      response_snippet=result.response_snippet, request_headers=result.request_headers,
-                      request_body=body.decode())
-    fields = {"attempts": delivery.attempts, "chain_attempts": delivery.chain_attempts, "locked_until": None,
-              "last_status_code": result.status_code, "last_error": error[:2000],
-              "last_latency_ms": result.duration_ms}
-    delay = None
-    if result.ok:
-        fields.update(status=Delivery.Status.SUCCEEDED, delivered_at=now, next_attempt_at=None, queued_for=None)
-    else:
-        delay = _retry_delay(delivery, result)
-        if delay is None:
-            fields.update(status=Delivery.Status.FAILED, next_attempt_at=None, queued_for=None)
+    attempts, delivery_rows = [], []
+    countdowns: dict[float, list[int]] = {}
+    endpoints: dict[int, tuple[Endpoint, list[transport.PostResult]]] = {}
+    for delivery, at, body, result in outcomes:
+        delivery.attempts += 1
+        delivery.chain_attempts += 1
+        error = "" if result.ok else _failure_message(result)
+        attempts.append(Attempt(delivery_id=delivery.pk, number=delivery.attempts, at=at,
+                                status_code=result.status_code, duration_ms=result.duration_ms, error=error,
+                                remote_address=result.remote_address, response_snippet=result.response_snippet,
+                                request_headers=result.request_headers, request_body=body.decode()))
+        fields = {"status": Delivery.Status.PENDING, "attempts": delivery.attempts,
+                  "chain_attempts": delivery.chain_attempts, "locked_until": None,
+                  "last_status_code": result.status_code, "last_error": error[:2000],
+                  "last_latency_ms": result.duration_ms, "next_attempt_at": None, "queued_for": None,
+                  "delivered_at": None}
+        if result.ok:
+            fields.update(status=Delivery.Status.SUCCEEDED, delivered_at=now)
+        elif (delay := _retry_delay(delivery, result)) is None:
+            fields.update(status=Delivery.Status.FAILED)
         else:
             next_at = now + timedelta(seconds=delay)
             fields.update(next_attempt_at=next_at, queued_for=next_at if delay <= COUNTDOWN_MAX_SECONDS else None)
-    insert = attempt_sql.attempt_insert_statement(values={name: getattr(attempt, name) for name in ATTEMPT_COLUMNS})
-    update = attempt_sql.delivery_update_statement(delivery_id=delivery.pk, values=fields)
+            if delay <= COUNTDOWN_MAX_SECONDS:
+                countdowns.setdefault(delay, []).append(delivery.pk)
+        delivery_rows.append((delivery.pk, fields))
+        endpoints.setdefault(delivery.endpoint_id, (delivery.endpoint, []))[1].append(result)
+    # Statements are built before the transaction opens (SQLite holds its write lock from BEGIN).
+    insert = update = None
+    if attempts:
+        insert = attempt_sql.attempts_insert_statement(
+            rows=[{name: getattr(attempt, name) for name in ATTEMPT_COLUMNS} for attempt in attempts])
+        update = attempt_sql.deliveries_update_statement(rows=delivery_rows)
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        attempt.pk = attempt_sql.attempt_insert(statement=insert)
-        attempt._state.adding, attempt._state.db = False, connection.alias
-        attempt_sql.delivery_update(statement=update)
-        if result.ok:
-            # Written at most once a minute per endpoint: a busy endpoint's row is not a hot spot.
-            if endpoint.failing_since or not endpoint.last_success_at or endpoint.last_success_at < now - timedelta(
-                    minutes=1):
-                Endpoint.objects.filter(pk=endpoint.pk).update(last_success_at=now, failing_since=None)
-        else:
-            if endpoint.failing_since is None:
-                Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
-            if result.status_code == 410:
-                _endpoint_disable_automatically(endpoint_id=endpoint.pk,
-                                                reason=f"The receiver answered 410 Gone at {_iso(now)}.")
-        if delay is not None and delay <= COUNTDOWN_MAX_SECONDS:
-            _enqueue_on_commit([delivery.pk], countdown=delay)
-    for name, value in fields.items():
-        setattr(delivery, name, value)
-    return attempt
+        attempt_sql.commit_without_waiting_for_flush(outermost=outermost)
+        if insert:
+            ids = attempt_sql.attempts_insert(statement=insert)
+            attempt_sql.deliveries_update(statement=update)
+            for attempt in attempts:
+                attempt.pk = ids[attempt.delivery_id]
+                attempt._state.adding, attempt._state.db = False, connection.alias
+        for endpoint, results in endpoints.values():
+            _endpoint_health_record(endpoint=endpoint, results=results, now=now)
+        _deliveries_fail_unsent(idle)
+        for delay, delivery_ids in countdowns.items():
+            _enqueue_on_commit(delivery_ids, countdown=delay)
+    for (delivery, *_), (_, fields) in zip(outcomes, delivery_rows):
+        for name, value in fields.items():
+            if value is not None or name != "delivered_at":
+                setattr(delivery, name, value)
+    return attempts
+
+
+def _endpoint_health_record(*, endpoint: Endpoint, results: list[transport.PostResult], now: datetime) -> None:
+    """A success clears the endpoint's failure window; failures only start one. Requests of one
+    batch run at once, so a success among them counts whatever order they finished in."""
+    if any(result.ok for result in results):
+        # Written at most once a minute per endpoint: a busy endpoint's row is not a hot spot.
+        if endpoint.failing_since or not endpoint.last_success_at or endpoint.last_success_at < now - timedelta(
+                minutes=1):
+            Endpoint.objects.filter(pk=endpoint.pk).update(last_success_at=now, failing_since=None)
+    elif endpoint.failing_since is None:
+        Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+    if any(result.status_code == 410 for result in results):
+        _endpoint_disable_automatically(endpoint_id=endpoint.pk, reason=f"The receiver answered 410 Gone at {_iso(now)}.")
+
+
+def _deliveries_fail_unsent(deliveries: list[Delivery]) -> None:
+    by_endpoint: dict[int, list[Delivery]] = {}
+    for delivery in deliveries:
+        by_endpoint.setdefault(delivery.endpoint_id, []).append(delivery)
+    for group in by_endpoint.values():
+        reason = group[0].endpoint.disabled_reason or "no reason given"
+        Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
+            status=Delivery.Status.FAILED, next_attempt_at=None, locked_until=None, queued_for=None,
+            last_error=f"Not sent: the endpoint is disabled ({reason}).")
 
 
 # --- the sweeper ------------------------------------------------------------------------------

@@ -8,8 +8,16 @@ from celery import shared_task
 from webhooks import services
 
 
-# acks_late: a worker that dies mid-attempt leaves the message to be redelivered; the claim in
-# delivery_attempt makes the redelivery (and any duplicate from the sweeper) harmless.
+# acks_late: a worker that dies mid-batch leaves the message to be redelivered; the claim in
+# deliveries_attempt makes the redelivery (and any duplicate from the sweeper) harmless. The
+# time limits cover the task's drain budget plus one batch at the longest request timeout.
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=90, time_limit=120)
+def webhook_deliveries_attempt_task(delivery_ids: list[int]) -> None:
+    services.deliveries_attempt(delivery_ids=delivery_ids)
+
+
+# The one-delivery task of earlier releases: messages it still has queued (during and after an
+# upgrade) are attempted exactly as before.
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90)
 def webhook_delivery_attempt_task(delivery_id: int) -> None:
     services.delivery_attempt(delivery_id=delivery_id)

@@ -18,7 +18,13 @@ One POST per call, with these guarantees:
 - At most the first 4 KB of the response body is read.
 
 Connection pools are kept per set of pinned addresses, so a kept-alive connection is always one
-made to an address that passed the policy.
+made to an address that passed the policy: reusing it skips the TCP and TLS handshakes, never
+the checks (the addresses are resolved and checked on every call, and the pool is chosen by the
+checked addresses; a new connection goes to one of exactly those).
+
+`webhook_posts` sends a batch, every request a `webhook_post` with all of the above: different
+hosts at once, one host's requests one after another over its kept-alive connection while it
+answers quickly, and over more connections (from the same pinned pool) when it is slow.
 """
 
 import concurrent.futures
@@ -28,7 +34,7 @@ import socket
 import ssl
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -46,6 +52,10 @@ POOL_CACHE_SIZE = 64
 DNS_THREADS = 8
 DNS_CACHE_SECONDS = 10.0
 DNS_CACHE_SIZE = 1024
+# webhook_posts: at most this many requests at once (threads) per calling thread, and how long
+# a host's newest request may take before its next one goes out on another connection.
+POST_THREADS = 20
+LANE_SLOW_SECONDS = 0.01
 
 
 @dataclass
@@ -216,14 +226,18 @@ _transports = _TransportCache()
 _dns_executor: concurrent.futures.ThreadPoolExecutor | None = None
 _dns_lock = threading.Lock()
 _dns_cache: dict[tuple[str, int], tuple[float, list[str]]] = {}
+# The sending threads of webhook_posts, per calling thread: a threaded worker pool's tasks
+# never queue behind each other's requests (the claim's lock assumes each starts at once).
+_senders = threading.local()
 
 
 def _after_fork():
     # Celery's prefork children must not share the parent's sockets or threads.
-    global _dns_executor
+    global _dns_executor, _senders
     _transports.__init__()
     _dns_executor = None
     _dns_cache.clear()
+    _senders = threading.local()
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -359,6 +373,82 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str], timeout: flo
         _deadline.reset(token)
         result.duration_ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+@dataclass(frozen=True)
+class Post:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def _host_key(url: str) -> tuple:
+    try:
+        target = url_parse(url)
+    except TargetRefused:
+        return (url,)  # webhook_post records the refusal
+    return (target.scheme, target.host, target.port)
+
+
+def webhook_posts(posts: list[Post]) -> list[PostResult]:
+    """`webhook_post` for each, the results in the same order; requests to different hosts at once.
+
+    Requests to one host go one after another over a kept-alive connection (a lane) as long as
+    they are quick; whenever the newest request of a host has been waiting longer than
+    LANE_SLOW_SECONDS and more are queued for it, the host gets another lane (another
+    connection), up to POST_THREADS lanes in all. So a fast receiver costs no thread switching,
+    and slow or dead ones get their requests in flight together: the whole call takes at most
+    about WEBHOOK_TIMEOUT_SECONDS + len(posts) * LANE_SLOW_SECONDS while there are no more
+    posts than threads.
+    """
+    if not posts:
+        return []
+    results: list[PostResult | None] = [None] * len(posts)
+    queues: dict[tuple, deque[int]] = {}
+    for index, post in enumerate(posts):
+        queues.setdefault(_host_key(post.url), deque()).append(index)
+    newest: dict[tuple, float] = {}  # per host: when its newest request started
+    changed = threading.Condition()
+    state = {"left": len(posts), "lanes": 0}
+
+    def lane(key: tuple) -> None:
+        while True:
+            with changed:
+                if not queues[key]:
+                    return
+                index = queues[key].popleft()
+                newest[key] = time.monotonic()
+            post = posts[index]
+            try:
+                result = webhook_post(url=post.url, body=post.body, headers=post.headers)
+            except BaseException as exc:  # noqa: BLE001 - webhook_post records its errors; never strand the caller
+                result = PostResult(error=f"Unexpected error: {type(exc).__name__}: {exc}.")
+            with changed:
+                results[index] = result
+                state["left"] -= 1
+                if not state["left"]:
+                    changed.notify_all()
+
+    executor = getattr(_senders, "executor", None)
+    if executor is None:
+        executor = _senders.executor = concurrent.futures.ThreadPoolExecutor(
+            POST_THREADS, thread_name_prefix="webhook-post")
+
+    def lane_start(key: tuple) -> None:
+        state["lanes"] += 1
+        newest[key] = time.monotonic()
+        executor.submit(lane, key)
+
+    with changed:
+        for key in queues:
+            lane_start(key)
+        while state["left"]:
+            changed.wait(LANE_SLOW_SECONDS)
+            now = time.monotonic()
+            for key, queue in queues.items():
+                if queue and state["lanes"] < POST_THREADS and now - newest[key] >= LANE_SLOW_SECONDS:
+                    lane_start(key)
+    return results
 
 
 def url_validate(url: str) -> None:

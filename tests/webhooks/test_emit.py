@@ -87,18 +87,34 @@ def test_it_leaves_no_event_and_sends_nothing_when_the_caller_rolls_back(django_
 
 
 def test_it_enqueues_through_celery_to_the_webhooks_queue(django_capture_on_commit_callbacks, monkeypatch):
-    from webhooks.tasks import webhook_delivery_attempt_task
+    from webhooks.tasks import webhook_deliveries_attempt_task
 
-    EndpointFactory()
+    EndpointFactory(), EndpointFactory()
     sent = []
-    monkeypatch.setattr(webhook_delivery_attempt_task, "apply_async",
+    monkeypatch.setattr(webhook_deliveries_attempt_task, "apply_async",
                         lambda args, countdown=None: sent.append((args, countdown)))
 
     with django_capture_on_commit_callbacks(execute=True):
         event = services.event_emit(type="sync.completed", data={})
 
-    assert sent == [([Delivery.objects.get(event=event).pk], None)]
+    # One message per commit, carrying the ids of that commit.
+    assert [(sorted(args[0]), countdown) for args, countdown in sent] == [
+        (sorted(Delivery.objects.filter(event=event).values_list("pk", flat=True)), None)]
     from config.celery import app
 
-    route = app.amqp.router.route({}, webhook_delivery_attempt_task.name)
+    route = app.amqp.router.route({}, webhook_deliveries_attempt_task.name)
     assert route["queue"].name == "webhooks"
+
+
+def test_it_splits_many_ids_into_messages_of_one_batch_each(monkeypatch):
+    from webhooks.tasks import webhook_deliveries_attempt_task
+
+    sent = []
+    monkeypatch.setattr(webhook_deliveries_attempt_task, "apply_async",
+                        lambda args, countdown=None: sent.append((args[0], countdown)))
+
+    dispatch.deliveries_enqueue(delivery_ids=range(1, dispatch.BATCH_SIZE * 2 + 2), countdown=30)
+
+    assert [len(ids) for ids, _ in sent] == [dispatch.BATCH_SIZE, dispatch.BATCH_SIZE, 1]
+    assert [i for ids, _ in sent for i in ids] == list(range(1, dispatch.BATCH_SIZE * 2 + 2))
+    assert {countdown for _, countdown in sent} == {30}
