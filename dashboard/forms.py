@@ -170,9 +170,8 @@ class EndpointForm(forms.Form):
         return connection
 
     def add_catalog_error(self, exc: CatalogError) -> None:
-        """The webhooks service names the bad part in details ("url", "event_types")."""
-        details = exc.details or {}
-        fields = details.get("fields") or {name: details[name] for name in ("url", "event_types") if name in details}
+        """The webhooks service names the bad fields in details.fields, like every service."""
+        fields = (exc.details or {}).get("fields") or {}
         for name, problem in fields.items():
             if name in self.fields:
                 self.add_error(name, problem if isinstance(problem, str) else f"not allowed: {', '.join(problem)}")

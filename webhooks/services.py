@@ -139,7 +139,8 @@ def _url_check(url: str) -> str:
         URLValidator(schemes=["http", "https"])(url)
     except (ValidationError, TargetRefused) as exc:
         message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
-        raise CatalogError("VALIDATION_FAILED", f"Invalid endpoint URL: {message}", details={"url": message}) from None
+        raise CatalogError("VALIDATION_FAILED", f"Invalid endpoint URL: {message}",
+                           details={"fields": {"url": message}}) from None
     return url
 
 
@@ -148,7 +149,8 @@ def _event_types_check(event_types: Iterable[str]) -> list[str]:
     unknown = [t for t in event_types if t not in EVENT_TYPES]
     if unknown:
         raise CatalogError("VALIDATION_FAILED", f"Unknown event types: {', '.join(unknown)}.",
-                           details={"event_types": unknown, "allowed": list(EVENT_TYPES)})
+                           details={"fields": {"event_types": f"unknown: {', '.join(unknown)}; choose from "
+                                                              f"{', '.join(EVENT_TYPES)}"}})
     return event_types
 
 
