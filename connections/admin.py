@@ -85,25 +85,21 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Pause (stop scheduling, cancel queued runs)", permissions=["manage_connection"])
     def pause(self, request, queryset):
-        actor, done, errors = admin_actor(request), 0, []
-        for connection in queryset.select_related("customer"):
-            try:
-                was = connection.status
-                done += services.connection_pause(connection=connection, actor=actor).status != was
-            except CatalogError as exc:
-                errors.append(error_text(connection, exc))
-        report(self, request, done=done, verb="Paused", errors=errors)
+        self._change_status(request, queryset, services.connection_pause, verb="Paused")
 
     @admin.action(description="Resume", permissions=["manage_connection"])
     def resume(self, request, queryset):
+        self._change_status(request, queryset, services.connection_resume, verb="Resumed")
+
+    def _change_status(self, request, queryset, service, *, verb: str) -> None:
         actor, done, errors = admin_actor(request), 0, []
         for connection in queryset.select_related("customer"):
             try:
                 was = connection.status
-                done += services.connection_resume(connection=connection, actor=actor).status != was
+                done += service(connection=connection, actor=actor).status != was
             except CatalogError as exc:
                 errors.append(error_text(connection, exc))
-        report(self, request, done=done, verb="Resumed", errors=errors)
+        report(self, request, done=done, verb=verb, errors=errors)
 
     @admin.display(description="Credentials")
     def credential_fields(self, obj):

@@ -65,18 +65,17 @@ def connection_connect(*, customer_name: str, customer_external_id: str = "", co
 
 def incidents_acknowledge(*, incidents: list[Incident], actor: Actor) -> int:
     """Acknowledges a failures-page group (one incident per entity); returns how many changed."""
-    changed = 0
-    with transaction.atomic():
-        for incident in incidents:
-            was = incident.status
-            changed += incident_acknowledge(incident=incident, actor=actor).status != was
-    return changed
+    return _incidents_apply(incidents, incident_acknowledge, actor=actor)
 
 
 def incidents_resolve(*, incidents: list[Incident], actor: Actor) -> int:
+    return _incidents_apply(incidents, incident_resolve, actor=actor)
+
+
+def _incidents_apply(incidents: list[Incident], service, *, actor: Actor) -> int:
     changed = 0
     with transaction.atomic():
         for incident in incidents:
             was = incident.status
-            changed += incident_resolve(incident=incident, actor=actor).status != was
+            changed += service(incident=incident, actor=actor).status != was
     return changed
