@@ -28,11 +28,6 @@ def decrypt_value(token: str):
     return orjson.loads(fernet().decrypt(token.encode()))
 
 
-def reencrypt_token(token: str) -> str:
-    """The same plaintext under the first key; MultiFernet.rotate keeps the timestamp."""
-    return fernet().rotate(token.encode()).decode()
-
-
 class EncryptedJSONField(models.TextField):
     """JSON stored as a Fernet token; the database never sees the clear value."""
 

@@ -39,12 +39,12 @@ def incidents_resolve_after_success(*, run: SyncRun) -> int:
     resolved = 0
     for incident in Incident.objects.filter(connection_id=run.connection_id, entity=run.entity,
                                             status__in=Incident.UNRESOLVED).select_related("connection"):
-        _resolve(incident, by="system", note=f"resolved by the successful run {run.pk}")
+        _resolve(incident)
         resolved += 1
     return resolved
 
 
-def _resolve(incident: Incident, *, by: str, note: str) -> None:
+def _resolve(incident: Incident) -> None:
     incident.status, incident.resolved_at = Incident.Status.RESOLVED, timezone.now()
     incident.save(update_fields=["status", "resolved_at"])
     _emit(incident, "incident.resolved")
@@ -63,6 +63,6 @@ def incident_acknowledge(*, incident: Incident, actor: Actor) -> Incident:
 @transaction.atomic
 def incident_resolve(*, incident: Incident, actor: Actor) -> Incident:
     if incident.status != Incident.Status.RESOLVED:
-        _resolve(incident, by=actor.name, note="resolved by hand")
+        _resolve(incident)
         audit_record(actor=actor, action="incident.resolved", target=incident, connection=incident.connection)
     return incident

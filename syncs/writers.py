@@ -63,7 +63,7 @@ def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID,
             continue
         # Sorted keys make the bytes, and so the hash, independent of dict order.
         data_bytes = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-        rid = uuid.uuid5(connection_id, f"{entity}:{remote_id}")
+        rid = record_id(connection_id=connection_id, entity=entity, remote_id=remote_id)
         by_id[rid] = Row(rid, remote_id, data_bytes.decode(), orjson.dumps(raw).decode(),
                          hashlib.blake2b(data_bytes, digest_size=16).hexdigest(), changed)
         if newest is None or changed > newest:
