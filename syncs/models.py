@@ -117,7 +117,8 @@ class SyncRun(models.Model):
 class Record(models.Model):
     # uuid5(connection, entity, remote_id): stable across re-syncs, so it is computed, not stored twice.
     id = models.UUIDField(primary_key=True, editable=False)
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="records")
+    # No index of its own: the unique constraint and the keyset index both lead with connection.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="records", db_index=False)
     entity = models.CharField(max_length=50)
     remote_id = models.CharField(max_length=200)
     data = models.JSONField(default=dict)

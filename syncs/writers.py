@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db import connection as db
 
 from connections.connectors.base import Connector, MappingError
@@ -35,6 +35,11 @@ class PreparedPage:
     max_updated_at: datetime | None
     # Filled by the writer on the reader thread: work done there is off the writing thread.
     preformatted: list[str] | None = None
+
+
+class InitialLoadCollision(Exception):
+    """An initial load's optimistic insert met an id already stored: the page must be rolled back
+    and written again with its rows classified."""
 
 
 @dataclass
@@ -88,14 +93,16 @@ class PageWriter:
         if not rows:
             return PageResult()
         if self.assume_new:
+            # No savepoint: it would cost two round trips a page. The caller rolls the page's
+            # transaction back on InitialLoadCollision and writes the page again, classified.
             try:
-                with transaction.atomic(), db.cursor() as cursor:
+                with db.cursor() as cursor:
                     self.prepare_transaction(cursor)
                     self.insert(cursor, rows, connection_id=connection_id, entity=entity, now=now, marker=marker,
                                 lines=page.preformatted)
                 return PageResult(created=len(rows))
-            except (IntegrityError, db.Database.IntegrityError):  # COPY raises the driver's own error
-                self.assume_new = False
+            except (IntegrityError, db.Database.IntegrityError) as exc:  # COPY raises the driver's own error
+                raise InitialLoadCollision() from exc
         stored = self.stored_hashes([row.id for row in rows])
         new, new_lines, changed, unchanged = [], [], [], []
         for i, row in enumerate(rows):

@@ -171,6 +171,26 @@ def test_it_stops_a_run_whose_cancel_was_requested_before_it_started():
     assert run.status == "cancelled" and run.error_code == "SYNC_CANCELLED"
 
 
+def test_it_rolls_back_the_page_in_flight_when_a_cancel_arrives(monkeypatch):
+    from syncs.writers import PageWriter
+
+    conn = sandbox_connection(records=30, page_size=10)
+    run = queued_run(conn, "vendors")
+    original, calls = PageWriter.write, []
+
+    def cancel_during_second_page(self, page, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            SyncRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+        return original(self, page, **kwargs)
+
+    monkeypatch.setattr(PageWriter, "write", cancel_during_second_page)
+    run = run_execute(run_id=run.pk)
+    assert run.status == "cancelled" and run.error_code == "SYNC_CANCELLED"
+    assert (run.pages, run.created) == (1, 10)
+    assert Record.objects.filter(connection=conn, entity="vendors").count() == 10
+
+
 def test_it_does_nothing_for_a_run_that_is_not_queued():
     conn = sandbox_connection(records=5)
     run = run_execute(run_id=queued_run(conn, "vendors").pk)

@@ -1,0 +1,39 @@
+"""bench_sync at a tiny size: the command runs its passes, prints its figures and cleans up."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection as db
+
+from connections.models import Connection
+from syncs.models import Record
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def figure(output: str, label: str) -> str:
+    match = re.search(rf"^{re.escape(label)}\s+(.+)$", output, re.MULTILINE)
+    assert match, f"no {label!r} line in:\n{output}"
+    return match.group(1)
+
+
+def test_it_prints_throughput_memory_and_the_copy_ratio():
+    out = StringIO()
+    call_command("bench_sync", records=120, page_size=50, stdout=out)
+    output = out.getvalue()
+    assert figure(output, "records") == "120"
+    assert re.match(r"[\d.]+ s  ->  [\d,]+ records/s", figure(output, "end to end"))
+    assert re.match(r"[\d.]+ s  ->  [\d,]+ records/s", figure(output, "write path alone"))
+    assert re.match(r"\d+ MB", figure(output, "peak memory (RSS)"))
+    if db.vendor == "postgresql":
+        assert re.match(r"\d+%", figure(output, "write alone / COPY"))
+    else:
+        assert figure(output, "bare COPY").startswith("n/a")
+
+
+def test_it_leaves_no_benchmark_data_behind():
+    call_command("bench_sync", records=30, page_size=10, stdout=StringIO())
+    assert not Connection.objects.filter(customer__name="Benchmark").exists()
+    assert not Record.objects.exists()
