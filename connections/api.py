@@ -25,8 +25,7 @@ from connections.connectors.registry import connector_catalogue
 from connections.models import Connection
 from connections.selectors import connection_get, connection_list
 from connections.services import (connection_create, connection_delete, connection_disconnect, connection_pause,
-                                  connection_resume, connection_test, connection_token_rotate, connection_update,
-                                  customer_get_or_create)
+                                  connection_resume, connection_test, connection_token_rotate, connection_update)
 
 log = logging.getLogger(__name__)
 
@@ -233,10 +232,10 @@ def create_connection(request: HttpRequest, payload: ConnectionCreateIn):
     """Validates the config, checks the credentials upstream, saves, queues the initial full sync
     and returns the token once. Credentials the upstream refuses: 400 VALIDATION_FAILED with
     `details.upstream_code`; an upstream that cannot be reached: 502 with its UPSTREAM_* code."""
-    customer = customer_get_or_create(name=payload.customer.name, external_id=payload.customer.external_id)
     with _connector_input():
         connection, token = connection_create(
-            customer=customer, connector=payload.connector, name=payload.name, config=payload.config,
+            customer_name=payload.customer.name, customer_external_id=payload.customer.external_id,
+            connector=payload.connector, name=payload.name, config=payload.config,
             credentials=payload.credentials, entities=[e.replace("-", "_") for e in payload.entities or []] or None,
             sync_interval_minutes=payload.sync_interval_minutes, history_days=payload.history_days,
             metadata=payload.metadata, actor=actor_of(request))

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from connections.audit import Actor
 from connections.models import Connection
-from connections.services import connection_create, customer_get_or_create
+from connections.services import connection_create
 
 DEMO_ACTOR = Actor(name="demo", source="cli")
 
@@ -56,12 +56,12 @@ def demo_seed() -> DemoResult:
     if demo_user_ensure(password=result.password):
         result.lines.append("Created user admin")
     for customer_name, name, config in DEMO_CONNECTIONS:
-        customer = customer_get_or_create(name=customer_name)
-        if Connection.objects.filter(customer=customer, name=name).exists():
+        if Connection.objects.filter(customer__name=customer_name, name=name).exists():
             continue
         # Not verified up front, so the bad-credentials one is created too and fails its first sync.
-        connection, token = connection_create(customer=customer, connector="sandbox", name=name, config=config,
-                                              credentials={"api_key": "demo"}, actor=DEMO_ACTOR, verify=False)
+        connection, token = connection_create(customer_name=customer_name, connector="sandbox", name=name,
+                                              config=config, credentials={"api_key": "demo"}, actor=DEMO_ACTOR,
+                                              verify=False)
         result.lines.append(f"Created connection {name} for {customer_name}; initial full sync queued; "
                             f"API token: {token}")
     return result

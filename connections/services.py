@@ -64,36 +64,59 @@ def connection_set_status(*, connection: Connection, status: str, reason: str) -
     return previous != status
 
 
-def connection_create(*, customer: Customer, connector: str, name: str, config: dict | None = None,
-                      credentials: dict | None = None, entities: list[str] | None = None,
+def connection_create(*, customer_name: str, customer_external_id: str | None = None, connector: str, name: str,
+                      config: dict | None = None, credentials: dict | None = None, entities: list[str] | None = None,
                       sync_interval_minutes: int = 60, history_days: int = 90, metadata: dict | None = None,
                       actor: Actor, verify: bool = True) -> tuple[Connection, str]:
-    """Validates, checks the credentials upstream, saves, issues the token and queues the
-    initial full sync. Returns the connection and its token (shown once)."""
+    """Validates, checks the credentials upstream, then in one transaction finds or makes the
+    customer, saves the connection, issues its token and queues the initial full sync. A refusal
+    leaves nothing behind, not even the customer. Returns the connection and its token (shown once)."""
+    credentials = credentials or {}
+    config, entities = connection_settings_check(
+        connector=connector, config=config or {}, credentials=credentials, entities=entities,
+        sync_interval_minutes=sync_interval_minutes, history_days=history_days, verify=verify)
+    with transaction.atomic():
+        customer = customer_get_or_create(name=customer_name, external_id=customer_external_id)
+        return _connection_save(
+            customer=customer, connector=connector, name=name, config=config, credentials=credentials,
+            entities=entities, sync_interval_minutes=sync_interval_minutes, history_days=history_days,
+            metadata=metadata or {}, actor=actor, verified=verify)
+
+
+def connection_settings_check(*, connector: str, config: dict, credentials: dict, entities: list[str] | None,
+                              sync_interval_minutes: int, history_days: int, verify: bool) -> tuple[dict, list[str]]:
+    """Everything a new connection is refused for, before anything is saved. Returns the validated
+    config and entities. The upstream check runs outside any transaction: no lock waits on it."""
     from connections.connectors.registry import connector_class
-    from syncs.models import Mode, SyncState
-    from syncs.services import sync_trigger
 
     cls = connector_class(connector)
-    config = cls.validate(config=config or {}, credentials=credentials or {})
+    config = cls.validate(config=config, credentials=credentials)
     entities = connection_entities_validate(supported=cls.entities, entities=entities)
     connection_numbers_validate(sync_interval_minutes=sync_interval_minutes, history_days=history_days)
     if verify:
-        cls(config=config, credentials=credentials or {}).check()
-    with transaction.atomic():
-        connection = Connection.objects.create(
-            customer=customer, connector=connector, name=name, config=config, credentials=credentials or {},
-            entities=entities, sync_interval_minutes=sync_interval_minutes, history_days=history_days,
-            metadata=metadata or {}, status=Connection.Status.ACTIVE if verify else Connection.Status.PENDING,
-            status_reason="credentials verified" if verify else "created; credentials not yet verified",
-            status_changed_at=timezone.now())
-        token = connection_token_issue(connection=connection)
-        next_due = timezone.now() + timedelta(minutes=sync_interval_minutes)
-        SyncState.objects.bulk_create([SyncState(connection=connection, entity=e, next_due_at=next_due) for e in entities])
-        audit_record(actor=actor, action="connection.created", target=connection, connection=connection,
-                     details={"connector": connector, "token_prefix": connection.token_prefix})
-        sync_trigger(connection=connection, mode=Mode.FULL, trigger=_trigger_for(actor), requested_by=actor.name,
-                     request_id=actor.request_id)
+        cls(config=config, credentials=credentials).check()
+    return config, entities
+
+
+def _connection_save(*, customer: Customer, connector: str, name: str, config: dict, credentials: dict,
+                     entities: list[str], sync_interval_minutes: int, history_days: int, metadata: dict,
+                     actor: Actor, verified: bool) -> tuple[Connection, str]:
+    from syncs.models import Mode, SyncState
+    from syncs.services import sync_trigger
+
+    connection = Connection.objects.create(
+        customer=customer, connector=connector, name=name, config=config, credentials=credentials,
+        entities=entities, sync_interval_minutes=sync_interval_minutes, history_days=history_days,
+        metadata=metadata, status=Connection.Status.ACTIVE if verified else Connection.Status.PENDING,
+        status_reason="credentials verified" if verified else "created; credentials not yet verified",
+        status_changed_at=timezone.now())
+    token = connection_token_issue(connection=connection)
+    next_due = timezone.now() + timedelta(minutes=sync_interval_minutes)
+    SyncState.objects.bulk_create([SyncState(connection=connection, entity=e, next_due_at=next_due) for e in entities])
+    audit_record(actor=actor, action="connection.created", target=connection, connection=connection,
+                 details={"connector": connector, "token_prefix": connection.token_prefix})
+    sync_trigger(connection=connection, mode=Mode.FULL, trigger=_trigger_for(actor), requested_by=actor.name,
+                 request_id=actor.request_id)
     return connection, token
 
 

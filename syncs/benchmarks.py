@@ -13,7 +13,7 @@ from connections.audit import Actor
 from connections.connectors.base import ReadRequest
 from connections.connectors.registry import connector_for
 from connections.models import Connection
-from connections.services import connection_create, customer_get_or_create
+from connections.services import connection_create
 from syncs import engine
 from syncs.models import Record, SyncRun
 from syncs.reading import ReadPage
@@ -49,7 +49,7 @@ def peak_rss_mb() -> float:
 def bench_connection(*, records: int, page_size: int, name: str = "bench_sync") -> Connection:
     Connection.objects.filter(name=name, customer__name="Benchmark").delete()
     connection, _ = connection_create(
-        customer=customer_get_or_create(name="Benchmark"), connector="sandbox", name=name,
+        customer_name="Benchmark", connector="sandbox", name=name,
         config={"seed": 42, "records": {ENTITY: records}, "page_size": page_size}, credentials={"api_key": "bench"},
         entities=[ENTITY], actor=BENCH_ACTOR)
     return connection

@@ -2,10 +2,11 @@ import uuid
 
 import pytest
 
-from connections.models import AuditEvent, Connection
+from connections.models import AuditEvent, Connection, Customer
 from connections.services import connection_set_status
 from syncs.models import Record, SyncRun
 from tests.api.conftest import ApiClient, assert_error, make_records
+from tests.connections.factories import sandbox_checks_counted
 from tests.syncs.factories import TEST_ACTOR
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +64,26 @@ def test_it_answers_502_when_the_upstream_cannot_be_reached(admin):
     error = assert_error(admin.post("/api/v1/connections", body), "UPSTREAM_UNREACHABLE")
     assert error["type"] == "upstream_error"
     assert not Connection.objects.filter(name="Globex SAP").exists()
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"connector": "oracle-from-mars"}, "VALIDATION_FAILED"),
+    ({"config": {"records": "many"}}, "VALIDATION_FAILED"),
+    ({"config": {"anchor": "not a time"}}, "VALIDATION_FAILED"),
+    ({"credentials": {}}, "VALIDATION_FAILED"),
+    ({"entities": ["spaceships"]}, "VALIDATION_FAILED"),
+    ({"config": {"faults": {"auth_failure": True}}}, "VALIDATION_FAILED"),
+    ({"config": {"faults": {"unreachable": True}}}, "UPSTREAM_UNREACHABLE"),
+])
+def test_it_leaves_no_customer_behind_when_it_refuses_a_connection(admin, change, code):
+    assert_error(admin.post("/api/v1/connections", {**NEW, **change}), code)
+    assert not Customer.objects.exists() and not Connection.objects.exists()
+
+
+def test_it_checks_the_credentials_upstream_once_per_create(admin):
+    with sandbox_checks_counted() as checks:
+        assert admin.post("/api/v1/connections", NEW).status_code == 201
+    assert len(checks) == 1
 
 
 @pytest.mark.parametrize("change, field", [

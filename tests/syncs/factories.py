@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from connections.audit import Actor
 from connections.connectors.registry import connector_for
-from connections.services import connection_create, customer_get_or_create
+from connections.services import connection_create
 from syncs.models import Record, SyncRun
 
 TEST_ACTOR = Actor(name="tester", source="cli", request_id="req_test")
@@ -14,7 +14,7 @@ def sandbox_connection(*, name: str = "Sandbox", records=40, page_size: int = 10
     config = {"seed": 5, "records": records, "page_size": page_size,
               "anchor": (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat(), **config}
     connection, token = connection_create(
-        customer=customer_get_or_create(name="Test Customer"), connector="sandbox", name=name, config=config,
+        customer_name="Test Customer", connector="sandbox", name=name, config=config,
         credentials=credentials or {"api_key": "k"}, entities=entities, actor=TEST_ACTOR, verify=verify)
     return connection
 

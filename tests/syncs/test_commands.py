@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from connections.models import Connection
+from connections.models import Connection, Customer
 from syncs.models import SyncRun
 from tests.conftest import wait_for
 from tests.helpers import manage
@@ -42,7 +42,10 @@ def test_it_explains_bad_input_with_a_catalogued_code():
     assert bad_field.returncode != 0 and "config.records: expected json" in bad_field.stderr
     unknown = cli("connection_create", "--customer", "A", "--connector", "nope", "--name", "x")
     assert unknown.returncode != 0 and "VALIDATION_FAILED" in unknown.stderr and "sandbox" in unknown.stderr
-    assert not Connection.objects.exists()
+    refused = cli("connection_create", "--customer", "A", "--connector", "sandbox", "--name", "x",
+                  "--config", '{"faults": {"auth_failure": true}}', "--credentials", '{"api_key": "k"}')
+    assert refused.returncode != 0 and "UPSTREAM_AUTHENTICATION_FAILED" in refused.stderr
+    assert not Connection.objects.exists() and not Customer.objects.exists()
 
 
 def test_it_waits_for_the_runs_and_prints_each_one(celery_worker_process):

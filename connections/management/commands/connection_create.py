@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from config.errors import CatalogError
 from connections.cli import catalog_command_error, cli_actor, json_argument
-from connections.services import connection_create, customer_get_or_create
+from connections.services import connection_create
 
 
 class Command(BaseCommand):
@@ -22,8 +22,7 @@ class Command(BaseCommand):
         config = json_argument(options["config"], name="config")
         credentials = json_argument(options["credentials"], name="credentials")
         try:
-            customer = customer_get_or_create(name=options["customer"])
-            connection, token = connection_create(customer=customer, connector=options["connector"],
+            connection, token = connection_create(customer_name=options["customer"], connector=options["connector"],
                                                   name=options["name"], config=config, credentials=credentials,
                                                   actor=cli_actor())
         except CatalogError as exc:
