@@ -7,7 +7,7 @@ from config.errors import CatalogError
 from connections.audit import Actor, audit_record
 from connections.connectors.registry import connector_class
 from connections.models import Connection
-from connections.services import connection_create, connection_test, connection_update, customer_get_or_create
+from connections.services import connection_test, connection_update
 from syncs.incidents import incident_acknowledge, incident_resolve
 from syncs.models import Incident
 
@@ -44,23 +44,6 @@ def connector_test(*, connector: str, config: dict, credentials: dict, actor: Ac
     audit_record(actor=actor, action="connector.tested",
                  details={"connector": connector, "ok": result["ok"], "code": result.get("code", "")})
     return result
-
-
-def connection_connect(*, customer_name: str, customer_external_id: str = "", connector: str, name: str,
-                       config: dict, credentials: dict, entities: list[str] | None, sync_interval_minutes: int,
-                       history_days: int, actor: Actor) -> tuple[Connection, str]:
-    """Finds or makes the customer, then creates the connection (checked upstream, initial full
-    sync queued). Returns the connection and its token, which is shown once.
-
-    The settings are checked before the customer is made, so a typo leaves no stray customer,
-    and outside any transaction, so no lock is held while the upstream answers.
-    """
-    cls = connector_class(connector)
-    cls(config=cls.validate(config=config, credentials=credentials), credentials=credentials).check()
-    customer = customer_get_or_create(name=customer_name, external_id=customer_external_id or None)
-    return connection_create(customer=customer, connector=connector, name=name, config=config, credentials=credentials,
-                             entities=entities, sync_interval_minutes=sync_interval_minutes,
-                             history_days=history_days, actor=actor, verify=True)
 
 
 def incidents_acknowledge(*, incidents: list[Incident], actor: Actor) -> int:

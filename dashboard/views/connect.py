@@ -6,6 +6,7 @@ from django.shortcuts import render
 
 from config.errors import CatalogError
 from connections.connectors.registry import connector_catalogue, connector_class
+from connections.services import connection_create
 from dashboard import services as dashboard_services
 from dashboard.forms import ConnectForm
 from dashboard.views.common import PERM_MANAGE, Flash, action_view, actor_for, dashboard_view, no_store
@@ -36,9 +37,10 @@ def connect_form(request, key):
     flash = None
     if form.is_valid():
         try:
-            connection, token = dashboard_services.connection_connect(
+            # One service for the API, the CLI and this form: checked once, then saved with its customer.
+            connection, token = connection_create(
                 customer_name=form.cleaned_data["customer_name"],
-                customer_external_id=form.cleaned_data["customer_external_id"], connector=key,
+                customer_external_id=form.cleaned_data["customer_external_id"] or None, connector=key,
                 name=form.cleaned_data["name"], config=form.values("config"), credentials=form.values("credentials"),
                 entities=form.cleaned_data["entities"] or None,
                 sync_interval_minutes=form.cleaned_data["sync_interval_minutes"],

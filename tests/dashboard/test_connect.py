@@ -5,6 +5,7 @@ import pytest
 from connections.models import AuditEvent, Connection, Customer
 from connections.services import connection_by_token
 from syncs.models import SyncRun
+from tests.connections.factories import sandbox_checks_counted
 from tests.dashboard.factories import HTMX
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +73,18 @@ def test_it_saves_queues_the_initial_full_sync_and_shows_the_token_once(operator
     assert connection_by_token(token=token).pk == connection.pk
     assert token not in operator_client.get(f"/connections/{connection.pk}/").content.decode()
     assert AuditEvent.objects.get(action="connection.created").actor == "operator"
+
+
+def test_it_checks_the_credentials_upstream_once_per_save(operator_client):
+    with sandbox_checks_counted() as checks:
+        assert operator_client.post("/connect/sandbox/", FORM).status_code == 200
+    assert len(checks) == 1 and Connection.objects.count() == 1
+
+
+def test_it_leaves_no_customer_behind_when_the_connector_refuses_the_config(operator_client):
+    response = operator_client.post("/connect/sandbox/", {**FORM, "config__records": '{"spaceships": 3}'})
+    assert response.status_code == 400
+    assert not Connection.objects.exists() and not Customer.objects.exists()
 
 
 def test_it_keeps_the_form_with_the_catalogued_error_when_the_check_fails(operator_client):
