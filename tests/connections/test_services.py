@@ -1,8 +1,11 @@
+from unittest import mock
+
 import pytest
 
 from config.errors import CatalogError
-from connections.models import AuditEvent, Connection
-from connections.services import connection_disconnect, connection_pause, connection_token_rotate, connection_update
+from connections.models import AuditEvent, Connection, Customer
+from connections.services import (connection_create, connection_disconnect, connection_pause, connection_token_rotate,
+                                  connection_update)
 from tests.syncs.factories import TEST_ACTOR, sandbox_connection
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +51,12 @@ def test_it_keeps_a_disconnected_connection_disconnected():
         with pytest.raises(CatalogError) as exc:
             action()
         assert exc.value.code == "CONNECTION_NOT_ACTIVE"
+
+
+def test_it_makes_the_customer_in_the_connections_transaction():
+    # A save that fails after the customer was found or made takes the new customer with it.
+    with mock.patch("connections.services.connection_token_issue", side_effect=RuntimeError("disk full")):
+        with pytest.raises(RuntimeError):
+            connection_create(customer_name="Initech", connector="sandbox", name="ERP",
+                              credentials={"api_key": "k"}, actor=TEST_ACTOR)
+    assert not Customer.objects.exists() and not Connection.objects.exists()
