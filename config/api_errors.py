@@ -28,7 +28,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import Field
 
 from config.errors import CATALOGUE, CatalogError
-from config.middleware import current_request_id
+from config.logcontext import current_request_id
 
 log = logging.getLogger("config.api")
 
