@@ -3,7 +3,8 @@ import socket
 from celery import shared_task
 from django.utils import timezone
 
-from syncs.models import WorkerHeartbeat
+from config.logcontext import log_context
+from syncs.models import SyncRun, WorkerHeartbeat
 
 
 @shared_task(ignore_result=True, soft_time_limit=20, time_limit=30)
@@ -17,7 +18,10 @@ def sync_run_execute_task(run_id: str):
     # requeues itself from its checkpoint.
     from syncs.engine import run_execute
 
-    run_execute(run_id=run_id)
+    # The run's lines carry its id and the id of the request that triggered it (blank: scheduled).
+    request_id = SyncRun.objects.filter(pk=run_id).values_list("request_id", flat=True).first()
+    with log_context(request_id=request_id or "", run_id=str(run_id)):
+        run_execute(run_id=run_id)
 
 
 @shared_task(ignore_result=True, soft_time_limit=25, time_limit=30)
