@@ -1,10 +1,12 @@
 """Presentation helpers shared by every dashboard page: times, durations, badges, JSON, charts."""
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import format_html
 
 from config.errors import spec_for
@@ -104,25 +106,56 @@ def humanize_entity(value: str) -> str:
     return str(value).replace("_", " ")
 
 
+# Chart geometry, in SVG user units. TICK_FONT is .chart .tick's font-size in static/css/app.css.
+TICK_FONT, TICK_GAP, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 10, 6, 4, 8, 18
+
+
+def _label_width(text: str) -> float:
+    # The server cannot measure text, so it takes each character as wide as the widest of its kind
+    # in DejaVu Sans (among the widest sans-serif faces, and Debian's fallback): labels get room
+    # to spare, never too little.
+    ems = sum(0.34 if c in " ,.:" else 0.87 if c.isupper() else 0.64 for c in text)
+    return ems * TICK_FONT
+
+
+def _x_ticks(candidates: list[tuple[float, str]], *, left: float, right: float) -> list[dict]:
+    """Labels at their bar's left edge; one that would cross the right edge is right-aligned to it
+    instead, and one that would overlap the label before it is left out."""
+    ticks, free_from = [], left
+    for x, label in candidates:
+        width = _label_width(label)
+        at_end = x + width > right
+        start = right - width if at_end else x
+        if start < free_from:
+            continue
+        ticks.append({"x": round(right if at_end else x, 1), "anchor": "end" if at_end else "start", "label": label})
+        free_from = start + width + TICK_GAP
+    return ticks
+
+
 @register.inclusion_tag("dashboard/_bar_chart.html")
 def bar_chart(series, *, label: str, unit: str = "", tone: str = "run", width: int = 720, height: int = 150):
     """A server-drawn SVG bar chart of [(hour, value)], oldest first: no JavaScript, no CDN.
 
     Bars are proportional to the largest value; every bar has a <title> for the exact figure.
+    Every axis label stays inside the viewBox, however long the maximum or the dates.
     """
     series = list(series)
     top = max((v for _, v in series), default=0) or 1
-    pad_left, pad_bottom, pad_top = 44, 18, 8
-    plot_w, plot_h = width - pad_left - 4, height - pad_bottom - pad_top
+    top_label = number_format(top, decimal_pos=0, force_grouping=True)
+    # The y-axis labels are right-aligned against the plot: its left margin fits the longest one.
+    pad_left = math.ceil(max(_label_width(top_label), _label_width("0")) + 2 * TICK_GAP)
+    plot_w, plot_h = width - pad_left - PAD_RIGHT, height - PAD_BOTTOM - PAD_TOP
     step = plot_w / max(len(series), 1)
-    bars, ticks = [], []
+    bars, candidates = [], []
     for i, (hour, value) in enumerate(series):
         h = plot_h * value / top
         x = pad_left + i * step
-        bars.append({"x": round(x + 0.5, 1), "y": round(pad_top + plot_h - h, 1), "w": round(max(step - 1, 1), 1),
+        bars.append({"x": round(x + 0.5, 1), "y": round(PAD_TOP + plot_h - h, 1), "w": round(max(step - 1, 1), 1),
                      "h": round(h, 1), "value": value, "hour": hour})
         if hour.hour % 12 == 0:
-            ticks.append({"x": round(x, 1), "label": hour.strftime("%d %b %H:%M")})
-    return {"bars": bars, "ticks": ticks, "top": top, "total": sum(v for _, v in series), "label": label,
-            "unit": unit, "tone": tone, "width": width, "height": height, "base_y": pad_top + plot_h,
-            "top_y": pad_top, "pad_left": pad_left, "text_y": height - 4, "empty": not any(v for _, v in series)}
+            candidates.append((x, hour.strftime("%d %b %H:%M")))
+    return {"bars": bars, "ticks": _x_ticks(candidates, left=pad_left, right=width - PAD_RIGHT), "top": top,
+            "top_label": top_label, "total": sum(v for _, v in series), "label": label, "unit": unit, "tone": tone,
+            "width": width, "height": height, "base_y": PAD_TOP + plot_h, "top_y": PAD_TOP, "pad_left": pad_left,
+            "label_x": pad_left - TICK_GAP, "text_y": height - 4, "empty": not any(v for _, v in series)}
