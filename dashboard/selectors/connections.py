@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
+from config.errors import CatalogError
+from connections.connectors.base import Connector
 from connections.connectors.registry import connector_catalogue, connector_class
 from connections.models import AuditEvent, Connection, Customer
 from dashboard.selectors.common import parse_uuid
@@ -16,6 +18,18 @@ CUSTOMER_SELECT_LIMIT = 300
 SCOPE_SELECT_LIMIT = 300
 # The list never needs these, and credentials would be decrypted row by row.
 LIST_DEFER = ("credentials", "config", "metadata")
+
+
+def connector_or_none(*, key: str) -> type[Connector] | None:
+    """A connection's connector class, or None when its key is no longer in the code (the page
+    still opens). Anything else, a connector module that fails to import say, is raised."""
+    try:
+        return connector_class(key)
+    except CatalogError as error:
+        # The registry's answer for an unknown key; it names the field in its details.
+        if error.code == "VALIDATION_FAILED" and "connector" in error.details.get("fields", {}):
+            return None
+        raise
 
 
 def connection_search(*, q: str = "", status: str = "", connector: str = "", customer: str = "") -> QuerySet:
@@ -106,10 +120,9 @@ def connection_live(*, connection: Connection) -> ConnectionLive:
     active = list(SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES)
                   .defer("timeline", "checkpoint", "error_details").order_by("queued_at"))
     active_by_entity = {r.entity: r for r in active}
-    try:
-        supported = list(connector_class(connection.connector).entities)
-    except Exception:  # a connector removed from the code: still show what the connection has
-        supported = list(connection.entities)
+    connector = connector_or_none(key=connection.connector)
+    # A connector removed from the code: still show what the connection has.
+    supported = list(connector.entities if connector else connection.entities)
     entities = supported + [e for e in states if e not in supported]
     rows = [EntityRow(entity=e, enabled=e in connection.entities, state=states.get(e), active=active_by_entity.get(e))
             for e in entities if e in connection.entities or e in states]
@@ -126,10 +139,8 @@ def connection_audit(*, connection: Connection, limit: int = 10) -> list[AuditEv
 
 def connection_config_display(*, connection: Connection) -> list[tuple[str, str, object]]:
     """(name, label, value) of the config, with secret-kind fields masked; credentials never appear."""
-    try:
-        fields = {f.name: f for f in connector_class(connection.connector).config_fields}
-    except Exception:
-        fields = {}
+    connector = connector_or_none(key=connection.connector)
+    fields = {f.name: f for f in connector.config_fields} if connector else {}
     shown = []
     for name, value in sorted((connection.config or {}).items()):
         spec = fields.get(name)

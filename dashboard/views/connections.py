@@ -3,7 +3,6 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from connections.connectors.registry import connector_class
 from dashboard.forms import ConnectionSettingsForm, CredentialsForm
 from dashboard.selectors import connections as selectors
 from dashboard.views.common import dashboard_view, template_for
@@ -23,11 +22,8 @@ def connection_list(request):
 
 def detail_context(request, connection, **extra) -> dict:
     """Everything the connection page shows; the action views render it again with their outcome."""
-    try:
-        connector = connector_class(connection.connector)
-        supported = connector.entities
-    except Exception:  # a connector no longer in the code: the page still opens
-        connector, supported = None, connection.entities
+    connector = selectors.connector_or_none(key=connection.connector)
+    supported = connector.entities if connector else connection.entities  # None: no longer in the code
     context = {
         "connection": connection,
         "connector_name": connector.name if connector else connection.connector,

@@ -1,5 +1,7 @@
 import pytest
 
+from connections.connectors import registry
+from connections.models import Connection
 from syncs.models import SyncRun
 from tests.dashboard.factories import HTMX, idle_connection, incidents, runs
 from tests.syncs.factories import sandbox_connection
@@ -113,3 +115,22 @@ def test_it_renders_in_a_bounded_number_of_queries(operator_client, django_asser
         response = operator_client.get(url(connection))
     assert response.status_code == 200
     assert len(response.context["live"].recent_runs) == min(rows + 6, 15)
+
+
+def test_it_opens_the_page_of_a_connection_whose_connector_is_no_longer_in_the_code(viewer_client):
+    connection = idle_connection(entities=["vendors"])
+    Connection.objects.filter(pk=connection.pk).update(connector="retired_erp")
+    response = viewer_client.get(url(connection))
+    assert response.status_code == 200 and "retired_erp" in response.content.decode()
+    assert [r.entity for r in response.context["live"].rows] == ["vendors"]
+
+
+def test_it_lets_a_broken_connector_module_fail_loudly(viewer_client, monkeypatch):
+    connection = idle_connection(entities=["vendors"])
+
+    def broken_import():
+        raise ImportError("cannot import name 'Client' from a connector module")
+
+    monkeypatch.setattr(registry, "_load", broken_import)
+    with pytest.raises(ImportError):
+        viewer_client.get(url(connection))
