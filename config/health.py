@@ -1,5 +1,7 @@
 """/healthz: the database, the broker and a worker heartbeat, each checked for real."""
 
+import logging
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -7,6 +9,11 @@ from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 from kombu import Connection as BrokerConnection
+
+logger = logging.getLogger(__name__)
+# The checks that failed at this process's last probe: a change is logged, a repeat is not.
+_last = {"failing": frozenset()}
+_last_lock = threading.Lock()
 
 
 def check_database() -> dict:
@@ -50,7 +57,26 @@ def run_checks() -> dict:
     return results
 
 
+def log_change(checks: dict) -> None:
+    """One line when the set of failing checks changes, none for a probe that repeats the last."""
+    failing = frozenset(name for name, check in checks.items() if not check["ok"])
+    with _last_lock:
+        before, _last["failing"] = _last["failing"], failing
+    if failing == before:
+        return
+    if failing:
+        errors = "; ".join(f"{name}: {checks[name].get('error', 'not ok')}" for name in sorted(failing))
+        logger.warning("/healthz unavailable: %s", errors)
+    else:
+        logger.info("/healthz ok again (%s recovered)", ", ".join(sorted(before)))
+
+
 def healthz(request):
     checks = run_checks()
     ok = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    log_change(checks)
+    response = JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    # Probes poll every few seconds and a starting stack is unavailable for a while: django.request
+    # would log every 503 at ERROR. This one is logged above, once per change; Django skips it.
+    response._has_been_logged = True
+    return response
