@@ -1,5 +1,7 @@
 import json
+from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 from tests.conftest import skip_or_fail
@@ -72,3 +74,16 @@ def test_it_migrates_a_fresh_postgres_database(tmp_path):
         assert result.returncode == 0, result.stderr
     finally:
         postgres_drop_database("plantsync_migrate_check")
+
+
+@pytest.mark.parametrize("extra", [{}, {"REDIS_URL": "redis://127.0.0.1:6379/3", "CELERY_BROKER_URL": "filesystem://"}],
+                         ids=["default", "filesystem-broker-beside-redis"])
+def test_it_keeps_every_filesystem_broker_folder_under_var_dir(tmp_path, extra):
+    # kombu's defaults are relative to the working directory: ./control (the exchange table), ./data_in.
+    code = "from django.conf import settings as s; import json; print(json.dumps(s.CELERY_BROKER_TRANSPORT_OPTIONS))"
+    result = manage("shell", "-c", code, env={"VAR_DIR": str(tmp_path), **extra})
+    assert result.returncode == 0, result.stderr
+    options = json.loads(result.stdout.strip().splitlines()[-1])
+    folders = ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
+    assert {name: Path(options.get(name, ".")).resolve().is_relative_to(tmp_path) for name in folders} == dict.fromkeys(
+        folders, True)

@@ -122,8 +122,22 @@ WHITENOISE_USE_FINDERS = True
 
 # --- Celery (DESIGN section 5) -------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
-if REDIS_URL:
-    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
+# Chosen by the broker URL, not by REDIS_URL: a filesystem broker given the Redis options would
+# fall back to kombu's defaults, folders relative to the working directory (./control, ./data_in).
+_filesystem_broker = CELERY_BROKER_URL.startswith("filesystem:")
+if _filesystem_broker:
+    for _sub in ("queue", "processed", "control"):
+        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        # The exchange table (which queue each routing key reaches).
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than the hard time limit, so an unacknowledged long sync is not redelivered
         # while it is still running; a killed worker's run is caught sooner by the reaper.
@@ -131,19 +145,8 @@ if REDIS_URL:
         "socket_connect_timeout": 3,
         "socket_timeout": 10,
     }
-else:
-    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
-    for _sub in ("queue", "processed", "control"):
-        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-    }
 # Remote control needs a fanout exchange the filesystem transport does not offer.
-CELERY_WORKER_ENABLE_REMOTE_CONTROL = bool(REDIS_URL)
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = not _filesystem_broker
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
