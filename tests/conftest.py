@@ -1,9 +1,30 @@
 import os
+from datetime import datetime
 
 import pytest
+import time_machine
 from django.db import connection as db_connection
 
 STRICT = os.environ.get("STRICT_SERVICES") == "1"
+# Tests whose outcome depends on the date or the time of day start at this instant; `--now` (or
+# TEST_NOW) moves it, e.g. to a minute before midnight or a DST change, to prove they don't.
+DEFAULT_NOW = "2026-06-15T10:30:00+00:00"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--now", default=os.environ.get("TEST_NOW") or DEFAULT_NOW,
+                     help=f"the ISO instant the fixed_now tests start at (default {DEFAULT_NOW})")
+
+
+@pytest.fixture
+def fixed_now(request) -> datetime:
+    """The process clock starts at --now and ticks on from there.
+
+    Not for tests with a worker subprocess or a browser: their clocks are not this process's.
+    """
+    instant = datetime.fromisoformat(request.config.getoption("--now"))
+    with time_machine.travel(instant, tick=True):
+        yield instant
 
 
 def skip_or_fail(reason: str):

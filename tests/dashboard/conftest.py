@@ -3,6 +3,15 @@ import pytest
 from tests.dashboard.factories import OPERATOR_PERMISSIONS, grant
 
 
+@pytest.fixture(autouse=True)
+def dashboard_clock(request):
+    """Pages show charts over the last 48 h, counts over 24 h and times relative to now: each test
+    runs at a fixed instant (tests/conftest.py: fixed_now), except those with a real worker and
+    browser, which keep the real clock of the processes they share it with."""
+    if not request.node.get_closest_marker("worker"):
+        request.getfixturevalue("fixed_now")
+
+
 @pytest.fixture
 def viewer(django_user_model):
     """Logged in, no permissions: sees every page, no action buttons."""

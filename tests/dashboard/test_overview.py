@@ -96,3 +96,23 @@ def test_it_buckets_runs_by_the_hour_they_finished(admin_client):
     assert sum(v for _, v in series["failed"]) == 2
     assert len(series["failed"]) == 48
     assert series["failed"][-1][0] <= timezone.now()
+
+
+def hour_of(moment):
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def test_it_charts_the_48_hours_up_to_the_current_one_at_any_instant(admin_client, fixed_now):
+    # fixed_now is --now: run with --now=2026-12-31T23:59:30+00:00 and the like to try awkward instants.
+    conn = connections(1)[0]
+    made = runs(conn, 2, ago=timedelta(minutes=50))
+    before = timezone.now()
+    response = admin_client.get("/")
+    after = timezone.now()
+    records = response.context["series"]["records"]
+    assert len(records) == 48 and hour_of(before) <= records[-1][0] <= hour_of(after)
+    buckets = dict(records)
+    assert all(buckets[hour_of(run.finished_at)] >= run.fetched for run in made)
+    # The newest noon or midnight is the chart's last x-axis label.
+    newest = records[-1][0] - timedelta(hours=records[-1][0].hour % 12)
+    assert f">{newest:%d %b %H:%M}</text>" in response.content.decode()
