@@ -82,6 +82,7 @@ def _strictly_after(queryset: QuerySet, fields: tuple[str, str], values: tuple, 
 class Page:
     items: list
     next_cursor: str | None
+    last_cursor: str | None = None  # the position of the last item, even on the last page
 
 
 def keyset_page(queryset: QuerySet, *, kind: str, fields: tuple[str, str], descending: bool, cursor: str | None,
@@ -113,8 +114,7 @@ def keyset_page(queryset: QuerySet, *, kind: str, fields: tuple[str, str], desce
 
         def key_of(row):
             return [getattr(row, first), getattr(row, second)]
-    next_cursor = None
-    if len(rows) > page_size:
-        rows = rows[:page_size]
-        next_cursor = cursor_encode(kind=kind, values=key_of(rows[-1]))
-    return Page(items=rows, next_cursor=next_cursor)
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    last_cursor = cursor_encode(kind=kind, values=key_of(rows[-1])) if rows else None
+    return Page(items=rows, next_cursor=last_cursor if more else None, last_cursor=last_cursor)

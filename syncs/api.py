@@ -19,18 +19,19 @@ from config.api import json_bytes
 from config.api_auth import actor_of, connection_of, connection_token
 from config.api_errors import error_responses
 from config.api_idempotency import HEADER, idempotency_key_check, idempotent_call, json_response, request_fingerprint
-from config.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_page
+from config.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, cursor_encode, keyset_page
 from config.api_types import Timestamp
 from config.errors import CatalogError
 from connections.connectors.entities import ENTITIES, entity_path
 from syncs.models import SyncRun, Trigger
-from syncs.selectors import (record_get, record_list, sync_run_get, sync_run_list, sync_run_payload,
-                             sync_status)
+from syncs.selectors import (change_seq_now, record_get, record_list, sync_run_get, sync_run_list,
+                             sync_run_payload, sync_status)
 from syncs.services import sync_run_cancel, sync_trigger
 
 records_router = Router(auth=connection_token, tags=["Records"])
 syncs_router = Router(auth=connection_token, tags=["Syncs"])
 
+MAX_UUID = UUID(int=(1 << 128) - 1)  # after every record id: a poll cursor past the newest position
 DecimalString = Annotated[str, StringConstraints(pattern=r"^-?\d+(\.\d+)?$")]  # decimals are strings, never floats
 
 
@@ -59,7 +60,8 @@ class RecordBase(_Open):
     created_at: datetime | None = Field(None, description="Upstream creation time.")
     updated_at: datetime | None = Field(None, description="Upstream modification time.")
     custom_fields: dict[str, Any] = Field(default_factory=dict)
-    modified_at: datetime = Field(description="When PlantSync's copy last changed; the list's sort key.")
+    modified_at: datetime = Field(description="When PlantSync's copy last changed. It never goes backwards along "
+                                              "the list's order (the change feed, see `cursor`).")
     deleted_at: datetime | None = Field(None, description="Set when the record was deleted upstream.")
     raw: dict[str, Any] | None = Field(None, description="The upstream record, only with include_raw=true.")
 
@@ -153,11 +155,12 @@ RECORD_SCHEMAS: dict[str, type[RecordBase]] = {
 
 
 class RecordListQuery(Schema):
-    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page. Keep the last one: polling "
+                                                 "with it later returns every change made since, exactly once.")
     page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     modified_after: Timestamp | None = Field(
-        None, description="Only records whose copy changed at or after this time (inclusive, so polling with "
-                          "the last `modified_at` seen never misses a change made in the same instant).")
+        None, description="Start the feed at the first change made at or after this time (inclusive). To poll, "
+                          "prefer the last `next_cursor`: it is exact where a time is only as good as a clock.")
     include_deleted: bool = Field(False, description="Also records deleted upstream (with `deleted_at` set).")
     include_raw: bool = Field(False, description="Add each record's upstream form as `raw`.")
 
@@ -182,8 +185,10 @@ def _record_routes(entity: str) -> None:
     path = entity_path(entity)
     label = entity.replace("_", " ")
     page_schema = type(f"{schema.__name__}Page", (Schema,), {
-        "__annotations__": {"data": list[schema], "next_cursor": str | None},
+        "__annotations__": {"data": list[schema], "next_cursor": str | None, "poll_cursor": str},
         "next_cursor": Field(description="Pass as `cursor` for the next page; null on the last page."),
+        "poll_cursor": Field(description="The feed's position after this page, on every page: pass it as `cursor` "
+                                         "later to get exactly the changes made since."),
     })
 
     def list_records(request: HttpRequest, params: Query[RecordListQuery]):
@@ -196,12 +201,15 @@ def _record_routes(entity: str) -> None:
         if params.include_raw:
             records = records.annotate(raw_text=Cast("raw", TextField()))
             fields.append("raw_text")
-        page = keyset_page(records, kind=f"records:{entity}", fields=("modified_at", "id"), descending=False,
+        kind = f"changes:{entity}"
+        page = keyset_page(records, kind=kind, fields=("change_seq", "id"), descending=False,
                            cursor=params.cursor, page_size=params.page_size, values=fields)
+        poll_cursor = page.last_cursor or params.cursor or cursor_encode(
+            kind=kind, values=[change_seq_now(connection=connection_of(request), entity=entity), MAX_UUID])
         data = [_record_item(row[0], orjson.loads(row[1]), row[2], row[3],
                              orjson.loads(row[4]) if params.include_raw else None, include_raw=params.include_raw)
                 for row in page.items]
-        return HttpResponse(json_bytes({"data": data, "next_cursor": page.next_cursor}),
+        return HttpResponse(json_bytes({"data": data, "next_cursor": page.next_cursor, "poll_cursor": poll_cursor}),
                             content_type="application/json")
 
     def get_record(request: HttpRequest, record_id: UUID, params: Query[RecordDetailQuery]):
@@ -217,9 +225,11 @@ def _record_routes(entity: str) -> None:
     records_router.get(
         f"/{path}", response={200: page_schema, **error_responses()}, operation_id=f"list_{entity}",
         summary=f"List {label}",
-        description=f"The connection's {label}, oldest change first, keyset-paginated over (modified_at, id). "
-                    "A record that changes while you page moves to the end, so you get its new version; "
-                    "records that do not change are never skipped or repeated.")(list_records)
+        description=f"The connection's {label} as a change feed: oldest change first, in the order the changes "
+                    "were committed. A record that changes while you page moves to the end, so you get its new "
+                    "version; a record that does not change is never skipped or repeated. The last `next_cursor` "
+                    "(or the cursor of the last page) polled later returns exactly the changes made since "
+                    "(docs/api.md, the change feed).")(list_records)
     records_router.get(
         f"/{path}/{{record_id}}", response={200: schema, **error_responses()}, operation_id=f"get_{entity}",
         summary=f"Get one of the {label}")(get_record)
@@ -251,6 +261,11 @@ class RunError(Schema):
     details: dict[str, Any]
 
 
+class RunWaiting(Schema):
+    reason: str = Field(description='Why the queued run is held back, e.g. "rate limited".')
+    until: datetime = Field(description="It starts (or goes on from its checkpoint) at this time.")
+
+
 class RunOut(Schema):
     id: UUID
     connection_id: UUID
@@ -268,6 +283,9 @@ class RunOut(Schema):
     cursor_from: Any = None
     cursor_to: Any = None
     resumed_from: UUID | None
+    attempt: int = Field(description="1, or n+1 for the automatic retry of a run that failed on try n "
+                                     "(at most SYNC_AUTO_RETRIES retries).")
+    waiting: RunWaiting | None = Field(description="Set while a queued run waits for a time before it starts.")
     cancel_requested: bool
     error: RunError | None
 

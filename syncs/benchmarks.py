@@ -66,16 +66,17 @@ class TimedExecution(engine.RunExecution):
         TimedExecution.write_seconds += time.perf_counter() - start
 
 
-def bench_claim(*, connection: Connection) -> SyncRun:
+def bench_claim(*, connection: Connection) -> tuple[SyncRun, object]:
     run = SyncRun.objects.get(connection=connection, entity=ENTITY, status=SyncRun.Status.QUEUED)
-    return engine.run_claim(run_id=run.pk)
+    claimed, lease = engine.run_claim(run_id=run.pk)
+    return claimed, lease
 
 
 def bench_full_sync(*, connection: Connection) -> tuple[SyncRun, float, float]:
-    run = bench_claim(connection=connection)
+    run, lease = bench_claim(connection=connection)
     TimedExecution.write_seconds = 0.0
     start = time.perf_counter()
-    TimedExecution(run).execute()
+    TimedExecution(run, lease=lease).execute()
     seconds = time.perf_counter() - start
     run.refresh_from_db()
     return run, seconds, TimedExecution.write_seconds
@@ -85,7 +86,8 @@ def bench_write_alone(*, records: int, page_size: int) -> float:
     """The engine's own page writes (records, checkpoint, commit) for a second connection, each
     page prepared untimed first: the write path measured the way the bare COPY is."""
     connection = bench_connection(records=records, page_size=page_size, name="bench_sync_write")
-    execution = engine.RunExecution(bench_claim(connection=connection))
+    run, lease = bench_claim(connection=connection)
+    execution = engine.RunExecution(run, lease=lease)
     execution.writer_prepare()
     seconds = 0.0
     for page in execution.connector.pages(execution.request_for({})):

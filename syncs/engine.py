@@ -14,36 +14,39 @@ from datetime import UTC, datetime, timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import CatalogError
 from connections.connectors.base import ReadRequest, UpstreamError
 from connections.connectors.registry import connector_for
 from syncs import outcomes
-from syncs.models import Mode, Record, SyncRun
-from syncs.reading import PageReader, ReadPage, RetryNote
+from syncs.models import Mode, Record, SyncRun, SyncState
+from syncs.reading import PageReader, ReadPage, RetryNote, UpstreamWait
+from syncs.runs import RunLost, run_note
 from syncs.writers import InitialLoadCollision, PageResult, PreparedPage, rows_prepare, writer_for_database
 
 log = logging.getLogger(__name__)
+
+
+SAMPLE_LIMIT = 5  # failed records kept in a run's details, with their ids and reasons
 
 
 class RunCancelled(Exception):
     pass
 
 
-class RunLost(Exception):
-    """The run is no longer ours (the reaper failed it while we were slow): stop writing."""
-
-
-def run_claim(*, run_id) -> SyncRun | None:
-    """Moves a queued run to running; None if another worker has it or it is no longer queued.
+def run_claim(*, run_id) -> tuple[SyncRun, uuid.UUID] | None:
+    """Moves a queued run to running under a new lease; None if another worker has it, it is no
+    longer queued, or it must wait longer (a message that came early is dropped: the reaper
+    sends it again once the run is due and still queued).
 
     The conditional UPDATE is the lock: of two deliveries of the same message, one wins.
     """
-    now = timezone.now()
-    claimed = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED, cancel_requested=False).update(
-        status=SyncRun.Status.RUNNING, heartbeat_at=now)
+    now, lease = timezone.now(), uuid.uuid4()
+    claimed = SyncRun.objects.filter(Q(not_before__isnull=True) | Q(not_before__lte=now), pk=run_id,
+                                     status=SyncRun.Status.QUEUED, cancel_requested=False).update(
+        status=SyncRun.Status.RUNNING, heartbeat_at=now, lease=lease, not_before=None, wait_reason="")
     if not claimed:
         outcomes.run_cancel_if_requested(run_id=run_id)
         return None
@@ -51,30 +54,33 @@ def run_claim(*, run_id) -> SyncRun | None:
     if run.started_at is None:
         run.started_at = now
         SyncRun.objects.filter(pk=run.pk).update(started_at=now)
-    return run
+    return run, lease
 
 
 def run_execute(*, run_id) -> SyncRun | None:
-    run = run_claim(run_id=run_id)
-    if run is None:
+    claim = run_claim(run_id=run_id)
+    if claim is None:
         return None
+    run, lease = claim
     log.info("sync run %s started: %s %s %s", run.id, run.connection_id, run.entity, run.mode)
     try:
-        RunExecution(run).execute()
+        RunExecution(run, lease=lease).execute()
     except RunCancelled:
         outcomes.run_finish_cancelled(run=run)
     except RunLost:
         log.warning("sync run %s was taken from this worker (stalled?); its last page was rolled back", run.id)
     except SoftTimeLimitExceeded:
         # Out of time for this task: the run goes back to the queue and on from its checkpoint.
-        outcomes.run_requeue(run=run)
-    except UpstreamError as exc:
-        outcomes.run_finish_failed(run=run, error=exc)
-    except CatalogError as exc:
-        outcomes.run_finish_failed(run=run, error=exc)
+        _requeue(run, lease, reason="task time limit reached; continuing from the checkpoint")
+    except UpstreamWait as wait:
+        _requeue(run, lease, reason=f"{wait.error.code}: the upstream asked for a {wait.seconds:.0f} s wait; "
+                 "the worker was given back", not_before=timezone.now() + timedelta(seconds=wait.seconds),
+                 wait_reason=WAIT_REASONS.get(wait.error.code, "the upstream asked us to wait"))
+    except CatalogError as exc:  # UpstreamError included
+        outcomes.run_finish_failed(run=run, error=exc, lease=lease)
     except Exception as exc:
         log.exception("sync run %s crashed", run.id)
-        outcomes.run_finish_failed(run=run, error=CatalogError(
+        outcomes.run_finish_failed(run=run, lease=lease, error=CatalogError(
             "INTERNAL_ERROR", f"The run stopped on an unexpected error ({type(exc).__name__}); "
             "the next run resumes from its checkpoint.", details={"exception": type(exc).__name__}))
     run.refresh_from_db()
@@ -82,9 +88,19 @@ def run_execute(*, run_id) -> SyncRun | None:
     return run
 
 
+WAIT_REASONS = {"UPSTREAM_RATE_LIMITED": "rate limited", "UPSTREAM_SERVER_ERROR": "upstream unavailable"}
+
+
+def _requeue(run: SyncRun, lease: uuid.UUID, **how) -> None:
+    try:
+        outcomes.run_requeue(run=run, lease=lease, **how)
+    except RunLost:
+        log.warning("sync run %s was taken from this worker before it could be requeued", run.id)
+
+
 class RunExecution:
-    def __init__(self, run: SyncRun):
-        self.run = run
+    def __init__(self, run: SyncRun, *, lease: uuid.UUID):
+        self.run, self.lease = run, lease
         self.connection = run.connection
         self.connector = connector_for(self.connection)
         self.writer = writer_for_database()
@@ -93,6 +109,9 @@ class RunExecution:
         self.marker = uuid.UUID(cp["marker"]) if cp.get("marker") else run.id
         self.window_end = _parse(cp.get("window_end")) or run.started_at
         self.max_seen = _parse(cp.get("max_updated_at"))
+        # Every page was read and written before the run stopped: it only has to finish.
+        self.read_done = bool(cp.get("done"))
+        self.unidentified = int(cp.get("unidentified", 0))
         self.window_start = self.window_end - timedelta(days=self.connection.history_days)
         self.since = None
         if not self.full and run.cursor_from and run.cursor_from.get("updated_at"):
@@ -100,20 +119,26 @@ class RunExecution:
 
     def execute(self) -> None:
         run = self.run
-        self.connector.check()
+        # The change feed's counter lives on the SyncState: it must exist before a page is written.
+        SyncState.objects.get_or_create(connection_id=run.connection_id, entity=run.entity)
+        if not self.read_done:
+            self.read_and_write()
+        outcomes.run_finish_succeeded(run=run, lease=self.lease, window_start=self.window_start, marker=self.marker,
+                                      cursor_to=self.cursor_to(), unidentified=self.unidentified)
+
+    def read_and_write(self) -> None:
         self.writer_prepare()
         reader = PageReader(connector=self.connector, request_for=self.request_for, prepare=self.prepare,
-                            checkpoint=(run.checkpoint or {}).get("reader", {}),
-                            retries=settings.SYNC_PAGE_RETRIES, retry_wait=self.retry_wait)
+                            checkpoint=(self.run.checkpoint or {}).get("reader", {}),
+                            retries=settings.SYNC_PAGE_RETRIES, retry_wait=self.retry_wait,
+                            max_sleep=settings.SYNC_MAX_SLEEP_SECONDS)
         with reader, _quick_thread_switches():
             for item in reader.items(on_idle=self.heartbeat):
                 if isinstance(item, RetryNote):
-                    outcomes.run_note(run=run, event="retry", code=item.code, attempt=item.attempt,
-                                      wait_seconds=item.wait_seconds, message=item.message)
+                    run_note(run=self.run, event="retry", code=item.code, attempt=item.attempt,
+                             wait_seconds=item.wait_seconds, message=item.message)
                     continue
                 self.write_page(item)
-        outcomes.run_finish_succeeded(run=run, window_start=self.window_start, marker=self.marker,
-                                      cursor_to=self.cursor_to())
 
     def writer_prepare(self) -> None:
         self.writer.assume_new = not Record.objects.filter(connection_id=self.run.connection_id,
@@ -136,17 +161,21 @@ class RunExecution:
 
     @staticmethod
     def retry_wait(exc: UpstreamError, attempt: int) -> float:
-        # Retry-After is the upstream's word and is honoured even past our own backoff.
+        # Retry-After is the upstream's word and is honoured even past our own backoff; a wait
+        # past SYNC_MAX_SLEEP_SECONDS is not slept through but gives the worker back (reading.py).
         if exc.retry_after is not None:
             return float(exc.retry_after)
         return min(settings.SYNC_RETRY_BASE_SECONDS * 2 ** (attempt - 1), settings.SYNC_RETRY_MAX_SECONDS)
 
     def heartbeat(self) -> None:
         """While the reader waits on a slow or rate-limited upstream, the run still shows alive."""
-        if not SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
-                heartbeat_at=timezone.now()):
+        if not self.owned().update(heartbeat_at=timezone.now()):
+            self.check_cancel()
             raise RunLost()
         self.check_cancel()
+
+    def owned(self):
+        return SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING, lease=self.lease)
 
     def prepare(self, raws: list[dict]) -> PreparedPage:
         page = rows_prepare(connector=self.connector, entity=self.run.entity, connection_id=self.connection.id,
@@ -163,13 +192,15 @@ class RunExecution:
             self.write_page_once(page)
 
     def write_page_once(self, page: ReadPage) -> None:
-        run, prepared, next_reader_cp = self.run, page.prepared, page.next_checkpoint
-        if prepared.max_updated_at and (self.max_seen is None or prepared.max_updated_at > self.max_seen):
-            self.max_seen = prepared.max_updated_at
+        run, prepared = self.run, page.prepared
+        max_seen = self.max_seen
+        if prepared.max_updated_at and (max_seen is None or prepared.max_updated_at > max_seen):
+            max_seen = prepared.max_updated_at
         now = timezone.now()
-        checkpoint = {"reader": next_reader_cp, "marker": str(self.marker), "window_end": self.window_end.isoformat(),
-                      "max_updated_at": self.max_seen.isoformat() if self.max_seen else None}
-        failures = (run.error_details or {}).get("failed_samples", [])
+        unidentified = self.unidentified + prepared.unidentified
+        checkpoint = {"reader": page.next_checkpoint, "done": page.next_checkpoint is None,
+                      "marker": str(self.marker), "window_end": self.window_end.isoformat(),
+                      "max_updated_at": max_seen.isoformat() if max_seen else None, "unidentified": unidentified}
         with transaction.atomic():
             result = self.writer.write(prepared, connection_id=self.connection.id, entity=run.entity,
                                        now=now, marker=self.marker, full=self.full)
@@ -177,17 +208,25 @@ class RunExecution:
                           fetched=F("fetched") + page.fetched, created=F("created") + result.created,
                           updated=F("updated") + result.updated, unchanged=F("unchanged") + result.unchanged,
                           failed_records=F("failed_records") + len(prepared.failures))
-            if prepared.failures and len(failures) < 5:
-                run.error_details = {**(run.error_details or {}), "failed_samples": (failures + prepared.failures)[:5]}
-                update["error_details"] = run.error_details
+            details = self.details_with_samples(prepared.failures)
+            if details is not None:
+                update["error_details"] = details
             # The cancel flag is checked by this same statement, not by a query of its own per page:
             # a cancelled run rolls its last page back and stops.
-            if not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, cancel_requested=False).update(
-                    **update):
+            if not self.owned().filter(cancel_requested=False).update(**update):
                 self.check_cancel()
                 raise RunLost()
-        run.checkpoint = checkpoint
+        run.checkpoint, self.max_seen, self.unidentified = checkpoint, max_seen, unidentified
+        if details is not None:
+            run.error_details = details
         _accumulate(run, result, page.fetched, len(prepared.failures))
+
+    def details_with_samples(self, failures: list[dict]) -> dict | None:
+        """The run's details with the first SAMPLE_LIMIT failed records; None if unchanged."""
+        samples = (self.run.error_details or {}).get("failed_samples", [])
+        if not failures or len(samples) >= SAMPLE_LIMIT:
+            return None
+        return {**(self.run.error_details or {}), "failed_samples": (samples + failures)[:SAMPLE_LIMIT]}
 
 
 @contextmanager
@@ -218,24 +257,3 @@ def _parse(value) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def deletions_detect(*, run: SyncRun, window_start: datetime, marker: uuid.UUID) -> dict:
-    """After a successful full re-sync: records of the window this run did not see are deleted.
-
-    Guarded: a run that saw nothing, or would delete more than SYNC_DELETION_GUARD_FRACTION of
-    the window, deletes nothing and says why, because an upstream returning an empty or partial
-    list by mistake must not wipe the copy.
-    """
-    in_window = Record.objects.filter(connection_id=run.connection_id, entity=run.entity, deleted_at__isnull=True,
-                                      remote_updated_at__gte=window_start)
-    missing = in_window.exclude(last_seen_run=marker)
-    to_delete = missing.count()
-    if not to_delete:
-        return {"deleted": 0}
-    total = in_window.count()
-    if run.fetched == 0 or to_delete > settings.SYNC_DELETION_GUARD_FRACTION * total:
-        return {"deleted": 0, "deletion_skipped": f"{to_delete} of {total} records in the window were not seen; "
-                "more than the guard allows, so none were marked deleted"}
-    now = timezone.now()
-    return {"deleted": missing.update(deleted_at=now, modified_at=now)}

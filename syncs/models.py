@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from connections.models import Connection
 
@@ -31,6 +32,11 @@ class SyncState(models.Model):
     last_run = models.ForeignKey("SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_error_code = models.CharField(max_length=50, blank=True)
     last_error_message = models.TextField(blank=True)
+    # The change feed's counter (docs/api.md#the-change-feed): each transaction that changes
+    # records of this entity takes the next number while holding this row, so numbers follow
+    # commit order. change_at never goes backwards, whatever a worker's clock says.
+    change_seq = models.BigIntegerField(default=0)
+    change_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["connection", "entity"]
@@ -80,6 +86,15 @@ class SyncRun(models.Model):
     error_details = models.JSONField(default=dict, blank=True)
     cancel_requested = models.BooleanField(default=False)
     timeline = models.JSONField(default=list, blank=True)
+    # 1 for a run someone asked for; n+1 for the automatic retry of a run that failed on try n.
+    attempt = models.PositiveSmallIntegerField(default=1)
+    # Set on every claim; a worker writes only while the run still holds its lease, so a worker
+    # that lost the run (reaped as stalled, requeued) can no longer change it.
+    lease = models.UUIDField(null=True, blank=True)
+    # A queued run does not start before this (an automatic retry's backoff, an upstream's
+    # Retry-After too long to sleep through); wait_reason says why, for people.
+    not_before = models.DateTimeField(null=True, blank=True)
+    wait_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-queued_at"]
@@ -108,6 +123,13 @@ class SyncRun(models.Model):
         return {name: getattr(self, name) for name in self.COUNT_FIELDS}
 
     @property
+    def waiting(self) -> dict | None:
+        """A queued run held back until a time, and why: what the run page and the API show."""
+        if self.status == self.Status.QUEUED and self.not_before and self.not_before > timezone.now():
+            return {"reason": self.wait_reason, "until": self.not_before}
+        return None
+
+    @property
     def duration(self):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
@@ -126,6 +148,9 @@ class Record(models.Model):
     content_hash = models.CharField(max_length=32)
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     modified_at = models.DateTimeField()
+    # The position of the record's last change in its (connection, entity) change feed, with id
+    # as the tie-break: every change of one transaction shares the number.
+    change_seq = models.BigIntegerField(default=0, db_default=0)
     last_seen_run = models.UUIDField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
@@ -134,7 +159,7 @@ class Record(models.Model):
             models.UniqueConstraint(fields=["connection", "entity", "remote_id"], name="record_connection_entity_remote_uniq"),
         ]
         indexes = [
-            models.Index(fields=["connection", "entity", "modified_at", "id"], name="record_keyset_idx"),
+            models.Index(fields=["connection", "entity", "change_seq", "id"], name="record_change_feed_idx"),
         ]
 
     def __str__(self):

@@ -1,8 +1,10 @@
 """How a run ends, and everything that follows from it: the SyncState, incidents, the
 connection's status and the webhook events, each written in the run's final transaction."""
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,43 +12,25 @@ from config.errors import CatalogError
 from connections.models import Connection
 from connections.services import connection_set_status
 from syncs import incidents
-from syncs.models import Mode, Record, SyncRun, SyncState
+from syncs.models import Mode, Record, SyncRun, SyncState, Trigger
+from syncs.runs import RunLost, run_create, run_enqueue, run_note
 from syncs.selectors import sync_run_payload
+from syncs.writers import deletions_mark
+from webhooks.services import event_emit
 
-TIMELINE_LIMIT = 60
+# An automatic retry would be refused on a paused, disconnected or auth_failed connection.
+RETRYABLE_CONNECTION_STATUSES = (Connection.Status.ACTIVE, Connection.Status.PENDING, Connection.Status.UNREACHABLE)
 
-
-def events_emit(*, type: str, connection: Connection, data: dict) -> None:
-    # Imported late: syncs calls the webhooks service, never the reverse.
-    from webhooks.services import event_emit
-
-    event_emit(type=type, connection=connection, data=data)
-
-
-def run_note(*, run: SyncRun, event: str, **fields) -> None:
-    """Appends to the run's timeline (kept short: the first and the latest entries)."""
-    entry = {"at": timezone.now().isoformat(), "event": event, **fields}
-    timeline = [*(run.timeline or []), entry]
-    if len(timeline) > TIMELINE_LIMIT:
-        timeline = timeline[:10] + timeline[-(TIMELINE_LIMIT - 10):]
-    run.timeline = timeline
-    SyncRun.objects.filter(pk=run.pk).update(timeline=timeline, heartbeat_at=timezone.now())
-
-
-def run_enqueue(*, run: SyncRun) -> None:
-    from syncs.tasks import sync_run_execute_task
-
-    run_id = str(run.pk)
-    # Not robust on purpose: a caller whose broker is down hears of it (the API answers 503).
-    # The run is already saved as queued, so nothing is lost: the reaper sends its message again
-    # after SYNC_QUEUED_RESEND_SECONDS, and a retried trigger gets the same run back.
-    transaction.on_commit(lambda: sync_run_execute_task.delay(run_id))
-
-
-def run_requeue(*, run: SyncRun) -> None:
+def run_requeue(*, run: SyncRun, lease, reason: str, not_before: datetime | None = None,
+                wait_reason: str = "") -> None:
+    """Gives the worker back and queues the same run again, to go on from its checkpoint (at
+    `not_before` if given). Only the worker holding the run's lease can do it."""
     with transaction.atomic():
-        SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(status=SyncRun.Status.QUEUED)
-        run_note(run=run, event="requeued", reason="task time limit reached; continuing from the checkpoint")
+        if not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, lease=lease).update(
+                status=SyncRun.Status.QUEUED, lease=None, not_before=not_before, wait_reason=wait_reason):
+            raise RunLost()
+        run.status, run.not_before, run.wait_reason = SyncRun.Status.QUEUED, not_before, wait_reason
+        run_note(run=run, event="requeued", reason=reason, until=not_before.isoformat() if not_before else None)
         run_enqueue(run=run)
 
 
@@ -62,62 +46,117 @@ def sync_state_for(run: SyncRun) -> SyncState:
 
 
 @transaction.atomic
-def run_finish_succeeded(*, run: SyncRun, window_start, marker, cursor_to: dict | None) -> None:
-    from syncs.engine import deletions_detect
-
+def run_finish_succeeded(*, run: SyncRun, lease, window_start, marker, cursor_to: dict | None,
+                         unidentified: int = 0) -> None:
+    """Ends a run that read and wrote every page. Conditional on the run still being this
+    worker's: a run reaped meanwhile stays failed, and its retry owns what comes next."""
     now = timezone.now()
-    notes = deletions_detect(run=run, window_start=window_start, marker=marker) if run.mode == Mode.FULL else {}
+    if not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, lease=lease).update(
+            status=SyncRun.Status.SUCCEEDED, finished_at=now, heartbeat_at=now, cursor_to=cursor_to):
+        raise RunLost()
+    notes = _deletions(run=run, window_start=window_start, marker=marker, unidentified=unidentified, now=now)
     run.deleted = notes.pop("deleted", 0)
-    if notes:
-        run.error_details = {**(run.error_details or {}), **notes}
+    run.error_details = {**(run.error_details or {}), **notes}
     if run.fetched and run.failed_records == run.fetched:
         raise CatalogError("MAPPING_FAILED", f"None of the {run.fetched} records could be mapped.",
                            details=run.error_details)
     run.status, run.finished_at, run.heartbeat_at, run.cursor_to = SyncRun.Status.SUCCEEDED, now, now, cursor_to
-    run.save(update_fields=["status", "finished_at", "heartbeat_at", "cursor_to", "deleted", "error_details"])
+    SyncRun.objects.filter(pk=run.pk).update(deleted=run.deleted, error_details=run.error_details)
     run_note(run=run, event="succeeded", **run.counts)
-
     connection = run.connection
+    _state_after_success(run=run, cursor_to=cursor_to, now=now)
+    if connection.status in (Connection.Status.PENDING, Connection.Status.UNREACHABLE, Connection.Status.AUTH_FAILED):
+        connection_set_status(connection=connection, status=Connection.Status.ACTIVE,
+                              reason=f"{run.entity} synced successfully")
+    incidents.incidents_after_success(run=run)
+    event_emit(type="sync.completed", connection=connection, data={"run": sync_run_payload(run)})
+
+
+def _deletions(*, run: SyncRun, window_start, marker, unidentified: int, now) -> dict:
+    if run.mode != Mode.FULL:
+        return {}
+    if unidentified:
+        # A record we could not identify may be any stored one: none can be called missing.
+        return {"unidentified_records": unidentified,
+                "deletion_skipped": f"{unidentified} upstream records could not be identified (no id), so this "
+                                    "run cannot tell which records are missing; none were marked deleted"}
+    return deletions_mark(connection_id=run.connection_id, entity=run.entity, window_start=window_start,
+                          marker=marker, fetched=run.fetched, now=now)
+
+
+def _state_after_success(*, run: SyncRun, cursor_to: dict | None, now) -> None:
     state = sync_state_for(run)
     state.cursor = cursor_to
     state.last_success_at = state.last_attempt_at = now
     state.consecutive_failures = 0
-    state.next_due_at = now + timedelta(minutes=connection.sync_interval_minutes)
+    state.next_due_at = now + timedelta(minutes=run.connection.sync_interval_minutes)
     state.record_count = Record.objects.filter(connection_id=run.connection_id, entity=run.entity,
                                                deleted_at__isnull=True).count()
     state.last_run, state.last_error_code, state.last_error_message = run, "", ""
-    state.save()
-    if connection.status in (Connection.Status.PENDING, Connection.Status.UNREACHABLE, Connection.Status.AUTH_FAILED):
-        connection_set_status(connection=connection, status=Connection.Status.ACTIVE,
-                              reason=f"{run.entity} synced successfully")
-    incidents.incidents_resolve_after_success(run=run)
-    events_emit(type="sync.completed", connection=connection, data={"run": sync_run_payload(run)})
+    state.save(update_fields=["cursor", "last_success_at", "last_attempt_at", "consecutive_failures", "next_due_at",
+                              "record_count", "last_run", "last_error_code", "last_error_message"])
 
 
-def run_finish_failed(*, run: SyncRun, error: CatalogError, only_if_stalled_before=None) -> bool:
-    """Fails an active run; with `only_if_stalled_before`, only if its heartbeat is older (the reaper)."""
+@dataclass
+class Failure:
+    failed: bool  # False: the run was not this caller's to fail (finished, reaped, or taken over)
+    retry: SyncRun | None = None
+
+
+def run_finish_failed(*, run: SyncRun, error: CatalogError, lease=None, only_if_stalled_before=None) -> Failure:
+    """Fails an active run: the worker holding `lease`, or the reaper (`only_if_stalled_before`:
+    only if its heartbeat is older). A retryable failure queues an automatic retry."""
     with transaction.atomic():
         now = timezone.now()
         guard = {"heartbeat_at__lt": only_if_stalled_before} if only_if_stalled_before else {}
+        if lease is not None:
+            guard["lease"] = lease
         run.refresh_from_db(fields=["error_details"])
         details = {**(run.error_details or {}), **(error.details or {})}
         if not SyncRun.objects.filter(pk=run.pk, status__in=SyncRun.ACTIVE_STATUSES, **guard).update(
                 status=SyncRun.Status.FAILED, finished_at=now, error_code=error.code, error_message=error.message,
-                error_details=details):
-            return False
+                error_details=details, lease=None):
+            return Failure(failed=False)
         run.refresh_from_db()
         run_note(run=run, event="failed", code=error.code, message=error.message)
-        state = sync_state_for(run)
-        state.consecutive_failures += 1
-        state.last_attempt_at, state.last_run = now, run
-        state.last_error_code, state.last_error_message = error.code, error.message
-        state.next_due_at = now + backoff(failures=state.consecutive_failures,
-                                          interval_minutes=run.connection.sync_interval_minutes)
-        state.save()
+        _state_after_failure(run=run, error=error, now=now)
         connection_status_after_failure(run=run, error=error)
-        incidents.incident_record_failure(run=run)
-        events_emit(type="sync.failed", connection=run.connection, data={"run": sync_run_payload(run)})
-    return True
+        incidents.incident_record(run=run, code=error.code, message=error.message)
+        retry = _retry_schedule(run=run, error=error, now=now)
+        event_emit(type="sync.failed", connection=run.connection, data={"run": sync_run_payload(run)})
+    return Failure(failed=True, retry=retry)
+
+
+def _state_after_failure(*, run: SyncRun, error: CatalogError, now) -> None:
+    state = sync_state_for(run)
+    state.consecutive_failures += 1
+    state.last_attempt_at, state.last_run = now, run
+    state.last_error_code, state.last_error_message = error.code, error.message
+    state.next_due_at = now + backoff(failures=state.consecutive_failures,
+                                      interval_minutes=run.connection.sync_interval_minutes)
+    state.save(update_fields=["consecutive_failures", "last_attempt_at", "last_run", "last_error_code",
+                              "last_error_message", "next_due_at"])
+
+
+def _retry_schedule(*, run: SyncRun, error: CatalogError, now) -> SyncRun | None:
+    """A retryable failure is tried again from its checkpoint, SYNC_AUTO_RETRIES times at most,
+    each after twice the wait of the one before; then the run stays failed with its incident."""
+    connection = run.connection
+    if (not error.spec.retryable or run.attempt > settings.SYNC_AUTO_RETRIES
+            or connection.status not in RETRYABLE_CONNECTION_STATUSES):
+        return None
+    delay = settings.SYNC_AUTO_RETRY_BASE_SECONDS * 2 ** (run.attempt - 1)
+    if error.retry_after:
+        delay = max(delay, error.retry_after)
+    retry, created = run_create(
+        connection=connection, entity=run.entity, mode=run.mode, trigger=Trigger.RETRY, requested_by="auto-retry",
+        request_id=run.request_id, attempt=run.attempt + 1, not_before=now + timedelta(seconds=delay),
+        wait_reason=f"automatic retry {run.attempt} of {settings.SYNC_AUTO_RETRIES} after {error.code}")
+    if not created:
+        return None
+    run_note(run=run, event="retry_scheduled", retry_run=str(retry.pk), attempt=retry.attempt,
+             at=retry.not_before.isoformat())
+    return retry
 
 
 def backoff(*, failures: int, interval_minutes: int) -> timedelta:
@@ -129,7 +168,7 @@ def connection_status_after_failure(*, run: SyncRun, error: CatalogError) -> Non
     connection = run.connection
     if error.code == "UPSTREAM_AUTHENTICATION_FAILED":
         if connection_set_status(connection=connection, status=Connection.Status.AUTH_FAILED, reason=error.message):
-            events_emit(type="connection.reauthorization_required", connection=connection,
+            event_emit(type="connection.reauthorization_required", connection=connection,
                         data={"connection_id": str(connection.pk), "reason": error.message, "run_id": str(run.pk)})
     elif error.code == "UPSTREAM_UNREACHABLE" and connection.status == Connection.Status.ACTIVE:
         connection_set_status(connection=connection, status=Connection.Status.UNREACHABLE, reason=error.message)
@@ -147,4 +186,4 @@ def run_finish_cancelled(*, run: SyncRun) -> None:
     run_note(run=run, event="cancelled")
     SyncState.objects.filter(connection_id=run.connection_id, entity=run.entity).update(last_attempt_at=now,
                                                                                         last_run=run)
-    events_emit(type="sync.cancelled", connection=run.connection, data={"run": sync_run_payload(run)})
+    event_emit(type="sync.cancelled", connection=run.connection, data={"run": sync_run_payload(run)})

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from queue import Empty, Full, Queue
 
-from connections.connectors.base import Connector, Page, ReadRequest, UpstreamError
+from connections.connectors.base import Connector, ReadRequest, UpstreamError
 from syncs.writers import PreparedPage
 
 _DONE = object()
@@ -22,6 +22,15 @@ class ReadPage:
     prepared: PreparedPage
     fetched: int
     next_checkpoint: dict | None
+
+
+class UpstreamWait(Exception):
+    """The upstream asked for a wait longer than a worker may sleep: the run gives its worker
+    back and is requeued to go on from its checkpoint after `seconds`."""
+
+    def __init__(self, error: UpstreamError, seconds: float):
+        super().__init__(error.message)
+        self.error, self.seconds = error, seconds
 
 
 @dataclass
@@ -35,9 +44,9 @@ class RetryNote:
 class PageReader:
     def __init__(self, *, connector: Connector, request_for: Callable[[dict], ReadRequest],
                  prepare: Callable[[list[dict]], PreparedPage], checkpoint: dict, retries: int,
-                 retry_wait: Callable[[UpstreamError, int], float], depth: int = 2):
+                 retry_wait: Callable[[UpstreamError, int], float], max_sleep: float, depth: int = 2):
         self.connector, self.request_for, self.prepare = connector, request_for, prepare
-        self.checkpoint, self.retries, self.retry_wait = checkpoint, retries, retry_wait
+        self.checkpoint, self.retries, self.retry_wait, self.max_sleep = checkpoint, retries, retry_wait, max_sleep
         self.queue: Queue = Queue(maxsize=depth)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="sync-page-reader", daemon=True)
@@ -66,29 +75,33 @@ class PageReader:
 
     def _run(self) -> None:
         try:
+            # The credential check is an upstream call like any other: a passing 503 is retried.
+            self._with_retries(self.connector.check)
             checkpoint = self.checkpoint
             while checkpoint is not None and not self.stopping.is_set():
-                page = self._fetch_with_retries(self.request_for(checkpoint))
+                page = self._with_retries(self.connector.fetch_page, self.request_for(checkpoint))
                 self._put(ReadPage(self.prepare(page.records), len(page.records), page.next_checkpoint))
                 checkpoint = page.next_checkpoint
             self._put(_DONE)
         except BaseException as exc:  # handed to the engine, which fails the run with it
             self._put(exc)
 
-    def _fetch_with_retries(self, request: ReadRequest) -> Page:
+    def _with_retries(self, call: Callable, *args):
         attempt = 0
         while True:
             try:
-                return self.connector.fetch_page(request)
+                return call(*args)
             except UpstreamError as exc:
                 attempt += 1
                 if not exc.retryable or attempt > self.retries:
                     raise
                 wait = self.retry_wait(exc, attempt)
+                if wait > self.max_sleep:
+                    raise UpstreamWait(exc, wait) from exc
                 self._put(RetryNote(exc.code, attempt, round(wait, 3), exc.message))
                 if self.stopping.wait(wait):
                     raise
-    
+
     def _put(self, item) -> None:
         while not self.stopping.is_set():
             try:

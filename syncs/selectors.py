@@ -19,8 +19,14 @@ def sync_run_payload(run: SyncRun) -> dict:
         "trigger": run.trigger, "status": run.status, "requested_by": run.requested_by, "request_id": run.request_id,
         "queued_at": _iso(run.queued_at), "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
         "pages": run.pages, "counts": run.counts, "cursor_from": run.cursor_from, "cursor_to": run.cursor_to,
-        "resumed_from": str(run.resumed_from_id) if run.resumed_from_id else None, "error": error,
+        "resumed_from": str(run.resumed_from_id) if run.resumed_from_id else None, "attempt": run.attempt,
+        "waiting": _waiting(run), "error": error,
     }
+
+
+def _waiting(run: SyncRun) -> dict | None:
+    waiting = run.waiting
+    return {"reason": waiting["reason"], "until": _iso(waiting["until"])} if waiting else None
 
 
 def incident_payload(incident: Incident) -> dict:
@@ -48,13 +54,19 @@ def sync_state_list(*, connection) -> list[SyncState]:
 # --- API v1 reads ------------------------------------------------------------------------------
 
 def record_list(*, connection, entity: str, modified_after=None, include_deleted: bool = False) -> QuerySet[Record]:
-    """A connection's records of one entity, for keyset pagination over (modified_at, id)."""
+    """A connection's records of one entity, for keyset pagination over the change feed (change_seq, id)."""
     records = Record.objects.filter(connection=connection, entity=entity)
     if not include_deleted:
         records = records.filter(deleted_at__isnull=True)
     if modified_after is not None:
         records = records.filter(modified_at__gte=modified_after)
     return records
+
+
+def change_seq_now(*, connection, entity: str) -> int:
+    """The change feed's newest committed position: a client with nothing to read yet polls after it."""
+    state = SyncState.objects.filter(connection=connection, entity=entity).values_list("change_seq", flat=True)
+    return state.first() or 0
 
 
 def record_get(*, connection, entity: str, record_id) -> Record | None:

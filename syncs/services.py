@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import CATALOGUE, CatalogError
@@ -13,7 +14,7 @@ from connections.connectors.registry import connector_class
 from connections.models import Connection
 from syncs import outcomes
 from syncs.models import Mode, SyncRun, SyncState, Trigger
-from syncs.selectors import sync_run_active
+from syncs.runs import run_create, run_enqueue, run_note
 
 
 @dataclass
@@ -77,42 +78,12 @@ def _refuse_full_over_incremental(*, connection: Connection, entities: list[str]
 
 
 def _trigger_one(*, connection, entity, mode, trigger, requested_by, request_id) -> TriggeredRun:
-    existing = sync_run_active(connection=connection, entity=entity)
-    if existing:
-        return TriggeredRun(run=existing, created=False)
-    run = SyncRun(connection=connection, entity=entity, mode=mode, trigger=trigger, requested_by=requested_by,
-                  request_id=request_id)
-    _resume_from_failed(run=run)
-    try:
-        with transaction.atomic():
-            run.save(force_insert=True)
-    except IntegrityError:
-        # The partial unique index caught a concurrent trigger: hand back the run it created.
-        existing = sync_run_active(connection=connection, entity=entity)
-        if existing is None:
-            raise
-        if mode == Mode.FULL and existing.mode == Mode.INCREMENTAL:
-            _refuse_full_over_incremental(connection=connection, entities=[entity])
-        return TriggeredRun(run=existing, created=False)
-    outcomes.run_note(run=run, event="queued", trigger=trigger, requested_by=requested_by,
-                      resumed_from=str(run.resumed_from_id) if run.resumed_from_id else None)
-    outcomes.run_enqueue(run=run)
-    return TriggeredRun(run=run, created=True)
-
-
-def _resume_from_failed(*, run: SyncRun) -> None:
-    """A run after a failed one of the same mode picks up its checkpoint instead of starting over."""
-    state = SyncState.objects.filter(connection=run.connection, entity=run.entity).first()
-    run.cursor_from = state.cursor if state else None
-    last = SyncRun.objects.filter(connection=run.connection, entity=run.entity).order_by("-queued_at").first()
-    if (last is None or last.status != SyncRun.Status.FAILED or last.mode != run.mode
-            or not CATALOGUE[last.error_code or "INTERNAL_ERROR"].retryable
-            or not (last.checkpoint or {}).get("reader")):
-        return
-    run.resumed_from = last
-    run.checkpoint, run.cursor_from, run.pages = last.checkpoint, last.cursor_from, last.pages
-    for name in SyncRun.COUNT_FIELDS:
-        setattr(run, name, getattr(last, name))
+    run, created = run_create(connection=connection, entity=entity, mode=mode, trigger=trigger,
+                              requested_by=requested_by, request_id=request_id)
+    if not created and mode == Mode.FULL and run.mode == Mode.INCREMENTAL:
+        # A concurrent trigger won the race with an incremental run: refuse as if it had been first.
+        _refuse_full_over_incremental(connection=connection, entities=[entity])
+    return TriggeredRun(run=run, created=created)
 
 
 def sync_run_cancel(*, run: SyncRun, actor: Actor) -> SyncRun:
@@ -151,27 +122,24 @@ def syncs_schedule_due(*, limit: int = 500) -> list[TriggeredRun]:
 
 
 def syncs_reap() -> dict:
-    """Fails runs that stopped sending heartbeats and resumes them; resends lost queued messages."""
+    """Fails runs that stopped sending heartbeats (each resumes through its automatic retry) and
+    resends the messages of queued runs that nobody picked up in time."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.SYNC_STALL_SECONDS)
-    reaped = []
+    reaped, resumed = [], []
     for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff).select_related(
             "connection"):
         error = CatalogError("SYNC_STALLED", f"No heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC "
                              "(worker lost?); requeued from its checkpoint.")
-        if not outcomes.run_finish_failed(run=run, error=error, only_if_stalled_before=cutoff):
-            continue
-        try:
-            reaped.append(sync_trigger(connection=run.connection, entities=[run.entity], mode=run.mode,
-                                       trigger=Trigger.RETRY, requested_by="reaper")[0].run)
-        except CatalogError:
-            pass  # paused or disconnected meanwhile: the failed run keeps its checkpoint for later
+        failure = outcomes.run_finish_failed(run=run, error=error, only_if_stalled_before=cutoff)
+        if failure.failed:
+            reaped.append(str(run.pk))
+            resumed += [str(failure.retry.pk)] if failure.retry else []
     resend_cutoff = now - timedelta(seconds=settings.SYNC_QUEUED_RESEND_SECONDS)
-    lost = list(SyncRun.objects.filter(status=SyncRun.Status.QUEUED, queued_at__lt=resend_cutoff).exclude(
-        heartbeat_at__gte=resend_cutoff))
+    lost = list(SyncRun.objects.filter(status=SyncRun.Status.QUEUED, queued_at__lt=resend_cutoff).filter(
+        Q(not_before__isnull=True) | Q(not_before__lt=resend_cutoff)).exclude(heartbeat_at__gte=resend_cutoff))
     for run in lost:
         with transaction.atomic():
-            outcomes.run_note(run=run, event="resent", reason="not picked up in time; Celery message sent again")
-            outcomes.run_enqueue(run=run)
-    return {"reaped": [str(r.resumed_from_id) for r in reaped], "resumed": [str(r.pk) for r in reaped],
-            "resent": [str(r.pk) for r in lost]}
+            run_note(run=run, event="resent", reason="not picked up in time; Celery message sent again")
+            run_enqueue(run=run)
+    return {"reaped": reaped, "resumed": resumed, "resent": [str(r.pk) for r in lost]}

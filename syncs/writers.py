@@ -8,14 +8,17 @@ commit together.
 
 import hashlib
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import orjson
+from django.conf import settings
 from django.db import IntegrityError
 from django.db import connection as db
+from django.utils.dateparse import parse_datetime
 
 from connections.connectors.base import Connector, MappingError
+from syncs.models import Record
 
 
 @dataclass(slots=True)
@@ -31,8 +34,12 @@ class Row:
 @dataclass
 class PreparedPage:
     rows: list[Row]
-    failures: list[str]
+    # One {"remote_id", "error"} per record that failed to map; remote_id None: not identifiable.
+    failures: list[dict]
     max_updated_at: datetime | None
+    # Records identified but not mapped: seen by the run (never marked deleted), stored copy kept.
+    failed_ids: list[uuid.UUID] = field(default_factory=list)
+    unidentified: int = 0
     # Filled by the writer on the reader thread: work done there is off the writing thread.
     preformatted: list[str] | None = None
 
@@ -42,6 +49,12 @@ class InitialLoadCollision(Exception):
     and written again with its rows classified."""
 
 
+@dataclass(frozen=True)
+class ChangePosition:
+    seq: int
+    at: datetime  # what modified_at becomes for every change at this position
+
+
 @dataclass
 class PageResult:
     created: int = 0
@@ -49,31 +62,57 @@ class PageResult:
     unchanged: int = 0
 
 
+# What a connector's remote_id(), normalize() or updated_at() may raise for one bad record.
+RECORD_ERRORS = (MappingError, KeyError, ValueError, TypeError, AttributeError)
+
+
 def record_id(*, connection_id: uuid.UUID, entity: str, remote_id: str) -> uuid.UUID:
     return uuid.uuid5(connection_id, f"{entity}:{remote_id}")
 
 
 def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID, raws: list[dict]) -> PreparedPage:
-    """Normalizes and hashes a page. Records that fail to map are reported, not fatal."""
+    """Identifies, normalizes and hashes a page. Records that fail are reported, not fatal."""
+    page = PreparedPage(rows=[], failures=[], max_updated_at=None)
     by_id: dict[uuid.UUID, Row] = {}
-    failures, newest = [], None
-    normalize, updated_at = connector.normalize, connector.updated_at
     for raw in raws:
         try:
-            data = normalize(entity, raw)
-            remote_id = str(data["remote_id"])
-            changed = updated_at(entity, data)
-        except (MappingError, KeyError, ValueError, TypeError) as exc:
-            failures.append(str(exc)[:300])
+            remote_id = str(connector.remote_id(entity, raw))
+        except RECORD_ERRORS as exc:
+            page.failures.append({"remote_id": None, "error": _reason(exc)})
+            page.unidentified += 1
             continue
-        # Sorted keys make the bytes, and so the hash, independent of dict order.
-        data_bytes = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
         rid = record_id(connection_id=connection_id, entity=entity, remote_id=remote_id)
-        by_id[rid] = Row(rid, remote_id, data_bytes.decode(), orjson.dumps(raw).decode(),
-                         hashlib.blake2b(data_bytes, digest_size=16).hexdigest(), changed)
-        if newest is None or changed > newest:
-            newest = changed
-    return PreparedPage(rows=list(by_id.values()), failures=failures, max_updated_at=newest)
+        try:
+            row = _row(connector, entity, raw, rid, remote_id)
+        except RECORD_ERRORS as exc:
+            page.failures.append({"remote_id": remote_id, "error": _reason(exc)})
+            page.failed_ids.append(rid)
+            continue
+        by_id[rid] = row
+        if page.max_updated_at is None or row.remote_updated_at > page.max_updated_at:
+            page.max_updated_at = row.remote_updated_at
+    page.rows = list(by_id.values())
+    return page
+
+
+def _row(connector: Connector, entity: str, raw: dict, rid: uuid.UUID, remote_id: str) -> Row:
+    data = connector.normalize(entity, raw)
+    data["remote_id"] = remote_id  # the identity is remote_id()'s, whatever normalize() copied
+    changed = connector.updated_at(entity, data)
+    if not isinstance(changed, datetime) or changed.utcoffset() is None:
+        raise MappingError(f"updated_at {changed!r} has no UTC offset; connectors must return timezone-aware times")
+    # Sorted keys make the bytes, and so the hash, independent of dict order. The hash covers
+    # raw too: the API serves raw, so a change only in fields the mapping ignores is a change.
+    data_bytes = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    raw_bytes = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.blake2b(data_bytes, digest_size=16)
+    digest.update(raw_bytes)
+    return Row(rid, remote_id, data_bytes.decode(), raw_bytes.decode(), digest.hexdigest(), changed)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) if isinstance(exc, MappingError) else f"{type(exc).__name__}: {exc}"
+    return text[:300]
 
 
 class PageWriter:
@@ -89,23 +128,45 @@ class PageWriter:
 
     def write(self, page: PreparedPage, *, connection_id, entity: str, now: datetime, marker: uuid.UUID,
               full: bool) -> PageResult:
-        rows = page.rows
-        if not rows:
-            return PageResult()
-        if self.assume_new:
-            # No savepoint: it would cost two round trips a page. The caller rolls the page's
-            # transaction back on InitialLoadCollision and writes the page again, classified.
-            try:
-                with db.cursor() as cursor:
-                    self.prepare_transaction(cursor)
-                    self.insert(cursor, rows, connection_id=connection_id, entity=entity, now=now, marker=marker,
-                                lines=page.preformatted)
-                return PageResult(created=len(rows))
-            except (IntegrityError, db.Database.IntegrityError) as exc:  # COPY raises the driver's own error
-                raise InitialLoadCollision() from exc
-        stored = self.stored_hashes([row.id for row in rows])
+        if self.assume_new and page.rows:
+            return self.write_initial(page, connection_id=connection_id, entity=entity, now=now, marker=marker)
+        new, new_lines, changed, unchanged = self.classify(page)
+        # A full re-sync marks every record it saw for deletion detection: unchanged ones, and
+        # those that failed to map, which are still there upstream.
+        seen = [*unchanged, *page.failed_ids] if full else []
+        if new or changed or seen:
+            with db.cursor() as cursor:
+                self.prepare_transaction(cursor)
+                if new or changed:
+                    position = self.change_position_take(cursor, connection_id=connection_id, entity=entity, now=now)
+                if new:
+                    self.insert(cursor, new, connection_id=connection_id, entity=entity, position=position,
+                                marker=marker, lines=new_lines or None)
+                if changed:
+                    self.update(cursor, changed, position=position, marker=marker)
+                if seen:
+                    self.mark_seen(cursor, seen, marker=marker)
+        return PageResult(created=len(new), updated=len(changed), unchanged=len(unchanged))
+
+    def write_initial(self, page: PreparedPage, *, connection_id, entity: str, now: datetime,
+                      marker: uuid.UUID) -> PageResult:
+        # No savepoint: it would cost two round trips a page. The caller rolls the page's
+        # transaction back on InitialLoadCollision and writes the page again, classified.
+        try:
+            with db.cursor() as cursor:
+                self.prepare_transaction(cursor)
+                position = self.change_position_take(cursor, connection_id=connection_id, entity=entity, now=now)
+                self.insert(cursor, page.rows, connection_id=connection_id, entity=entity, position=position,
+                            marker=marker, lines=page.preformatted)
+            return PageResult(created=len(page.rows))
+        except (IntegrityError, db.Database.IntegrityError) as exc:  # COPY raises the driver's own error
+            raise InitialLoadCollision() from exc
+
+    def classify(self, page: PreparedPage) -> tuple[list[Row], list[str], list[Row], list[uuid.UUID]]:
+        """(new rows, their preformatted lines, changed rows, ids of unchanged rows)."""
         new, new_lines, changed, unchanged = [], [], [], []
-        for i, row in enumerate(rows):
+        stored = self.stored_hashes([row.id for row in page.rows]) if page.rows else {}
+        for i, row in enumerate(page.rows):
             before = stored.get(row.id)
             if before is None:
                 new.append(row)
@@ -115,17 +176,25 @@ class PageWriter:
                 changed.append(row)
             else:
                 unchanged.append(row.id)
-        with db.cursor() as cursor:
-            self.prepare_transaction(cursor)
-            if new:
-                self.insert(cursor, new, connection_id=connection_id, entity=entity, now=now, marker=marker,
-                            lines=new_lines or None)
-            if changed:
-                self.update(cursor, changed, now=now, marker=marker)
-            # A full re-sync marks every record it saw, changed or not, for deletion detection.
-            if full and unchanged:
-                self.mark_seen(cursor, unchanged, marker=marker)
-        return PageResult(created=len(new), updated=len(changed), unchanged=len(unchanged))
+        return new, new_lines, changed, unchanged
+
+    def change_position_take(self, cursor, *, connection_id, entity: str, now: datetime) -> ChangePosition:
+        """The next number of the (connection, entity) change feed, and a time never earlier than
+        the last one's. The UPDATE holds the SyncState row until this transaction commits, so a
+        later number cannot commit first: a client past number n has seen everything up to n."""
+        adapt = db.ops.adapt_datetimefield_value
+        cursor.execute(
+            "UPDATE syncs_syncstate SET change_seq = change_seq + 1, change_at = CASE WHEN change_at IS NULL "
+            "OR change_at < %s THEN %s ELSE change_at END WHERE connection_id = %s AND entity = %s "
+            "RETURNING change_seq, change_at", [adapt(now), adapt(now), self.uuid_param(connection_id), entity])
+        row = cursor.fetchone()
+        if row is None:
+            raise LookupError(f"no SyncState for {connection_id}:{entity}; the engine creates it before writing")
+        at = row[1] if isinstance(row[1], datetime) else parse_datetime(row[1])
+        return ChangePosition(seq=row[0], at=at if at.tzinfo else at.replace(tzinfo=UTC))
+
+    def uuid_param(self, value: uuid.UUID):
+        return value
 
     def prepare_transaction(self, cursor) -> None:
         pass
@@ -147,7 +216,8 @@ class PostgresWriter(PageWriter):
     """New rows go straight into the table with COPY; changed rows through a staging table."""
 
     STAGE = "sync_stage"
-    COLUMNS = "id, connection_id, entity, remote_id, data, raw, content_hash, remote_updated_at, modified_at, last_seen_run"
+    COLUMNS = ("id, connection_id, entity, remote_id, data, raw, content_hash, remote_updated_at, modified_at, "
+               "last_seen_run, change_seq")
 
     def stored_hashes(self, ids: list[uuid.UUID]) -> dict:
         with db.cursor() as cursor:
@@ -169,17 +239,17 @@ class PostgresWriter(PageWriter):
             f"{_json_for_copy(r.raw)}\t{r.content_hash}\t{r.remote_updated_at.isoformat()}\t"
             for r in page.rows]
 
-    def insert(self, cursor, rows, *, connection_id, entity, now, marker, lines=None) -> None:
+    def insert(self, cursor, rows, *, connection_id, entity, position: ChangePosition, marker, lines=None) -> None:
         with cursor.cursor.copy(f"COPY syncs_record ({self.COLUMNS}) FROM STDIN") as copy:
             if lines is not None:
-                tail = f"{now.isoformat()}\t{marker}\n"
+                tail = f"{position.at.isoformat()}\t{marker}\t{position.seq}\n"
                 copy.write(tail.join(lines) + tail)
                 return
             for r in rows:
                 copy.write_row((r.id, connection_id, entity, r.remote_id, r.data, r.raw, r.content_hash,
-                                r.remote_updated_at, now, marker))
+                                r.remote_updated_at, position.at, marker, position.seq))
 
-    def update(self, cursor, rows, *, now, marker) -> None:
+    def update(self, cursor, rows, *, position: ChangePosition, marker) -> None:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.STAGE} (id uuid, data jsonb, raw jsonb, "
                        "content_hash text, remote_updated_at timestamptz) ON COMMIT DELETE ROWS")
         with cursor.cursor.copy(f"COPY {self.STAGE} (id, data, raw, content_hash, remote_updated_at) FROM STDIN") as copy:
@@ -187,8 +257,9 @@ class PostgresWriter(PageWriter):
                 copy.write_row((r.id, r.data, r.raw, r.content_hash, r.remote_updated_at))
         cursor.execute(
             f"""UPDATE syncs_record r SET data = s.data, raw = s.raw, content_hash = s.content_hash,
-                    remote_updated_at = s.remote_updated_at, modified_at = %s, last_seen_run = %s, deleted_at = NULL
-                FROM {self.STAGE} s WHERE r.id = s.id""", [now, marker])
+                    remote_updated_at = s.remote_updated_at, modified_at = %s, change_seq = %s, last_seen_run = %s,
+                    deleted_at = NULL
+                FROM {self.STAGE} s WHERE r.id = s.id""", [position.at, position.seq, marker])
         # ON COMMIT empties it too, but the caller's transaction may span several pages.
         cursor.execute(f"TRUNCATE {self.STAGE}")
 
@@ -205,20 +276,24 @@ class SqliteWriter(PageWriter):
                            f"WHERE id IN ({','.join(['%s'] * len(ids))})", [i.hex for i in ids])
             return {uuid.UUID(rid): (content_hash, deleted) for rid, content_hash, deleted in cursor.fetchall()}
 
-    def insert(self, cursor, rows, *, connection_id, entity, now, marker, lines=None) -> None:
-        adapt = db.ops.adapt_datetimefield_value
+    def uuid_param(self, value: uuid.UUID):
+        return value.hex
+
+    def insert(self, cursor, rows, *, connection_id, entity, position: ChangePosition, marker, lines=None) -> None:
+        adapt, at = db.ops.adapt_datetimefield_value, db.ops.adapt_datetimefield_value(position.at)
         cursor.executemany(
             """INSERT INTO syncs_record (id, connection_id, entity, remote_id, data, raw, content_hash,
-                   remote_updated_at, modified_at, last_seen_run) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   remote_updated_at, modified_at, last_seen_run, change_seq)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             [(r.id.hex, connection_id.hex, entity, r.remote_id, r.data, r.raw, r.content_hash,
-              adapt(r.remote_updated_at), adapt(now), marker.hex) for r in rows])
+              adapt(r.remote_updated_at), at, marker.hex, position.seq) for r in rows])
 
-    def update(self, cursor, rows, *, now, marker) -> None:
-        adapt = db.ops.adapt_datetimefield_value
+    def update(self, cursor, rows, *, position: ChangePosition, marker) -> None:
+        adapt, at = db.ops.adapt_datetimefield_value, db.ops.adapt_datetimefield_value(position.at)
         cursor.executemany(
             """UPDATE syncs_record SET data = %s, raw = %s, content_hash = %s, remote_updated_at = %s,
-                   modified_at = %s, last_seen_run = %s, deleted_at = NULL WHERE id = %s""",
-            [(r.data, r.raw, r.content_hash, adapt(r.remote_updated_at), adapt(now), marker.hex, r.id.hex)
+                   modified_at = %s, change_seq = %s, last_seen_run = %s, deleted_at = NULL WHERE id = %s""",
+            [(r.data, r.raw, r.content_hash, adapt(r.remote_updated_at), at, position.seq, marker.hex, r.id.hex)
              for r in rows])
 
     def mark_seen(self, cursor, ids, *, marker) -> None:
@@ -228,3 +303,28 @@ class SqliteWriter(PageWriter):
 
 def writer_for_database():
     return PostgresWriter() if db.vendor == "postgresql" else SqliteWriter()
+
+
+def deletions_mark(*, connection_id, entity: str, window_start: datetime, marker: uuid.UUID, fetched: int,
+                   now: datetime) -> dict:
+    """After a successful full re-sync: records of the window this run did not see are deleted,
+    at one position of the change feed, like any other change.
+
+    Guarded: a run that saw nothing, or would delete more than SYNC_DELETION_GUARD_FRACTION of
+    the window, deletes nothing and says why, because an upstream returning an empty or partial
+    list by mistake must not wipe the copy.
+    """
+    in_window = Record.objects.filter(connection_id=connection_id, entity=entity, deleted_at__isnull=True,
+                                      remote_updated_at__gte=window_start)
+    missing = in_window.exclude(last_seen_run=marker)
+    to_delete = missing.count()
+    if not to_delete:
+        return {"deleted": 0}
+    total = in_window.count()
+    if fetched == 0 or to_delete > settings.SYNC_DELETION_GUARD_FRACTION * total:
+        return {"deleted": 0, "deletion_skipped": f"{to_delete} of {total} records in the window were not seen; "
+                "more than the guard allows, so none were marked deleted"}
+    with db.cursor() as cursor:
+        position = writer_for_database().change_position_take(cursor, connection_id=connection_id, entity=entity,
+                                                              now=now)
+    return {"deleted": missing.update(deleted_at=position.at, modified_at=position.at, change_seq=position.seq)}

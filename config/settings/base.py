@@ -178,6 +178,13 @@ SYNC_PAGE_RETRIES = env.int("SYNC_PAGE_RETRIES", default=4)
 SYNC_RETRY_BASE_SECONDS = env.float("SYNC_RETRY_BASE_SECONDS", default=1.0)
 SYNC_RETRY_MAX_SECONDS = env.float("SYNC_RETRY_MAX_SECONDS", default=120.0)
 SYNC_DELETION_GUARD_FRACTION = env.float("SYNC_DELETION_GUARD_FRACTION", default=0.5)
+# A wait the upstream asks for (Retry-After) longer than this gives the worker back: the run is
+# requeued from its checkpoint to start again when the wait is over.
+SYNC_MAX_SLEEP_SECONDS = env.float("SYNC_MAX_SLEEP_SECONDS", default=60.0)
+# A run failing with a retryable error is retried from its checkpoint this many times, after
+# BASE, 2 x BASE, 4 x BASE ... seconds; then it stays failed, with its incident.
+SYNC_AUTO_RETRIES = env.int("SYNC_AUTO_RETRIES", default=5)
+SYNC_AUTO_RETRY_BASE_SECONDS = env.float("SYNC_AUTO_RETRY_BASE_SECONDS", default=30.0)
 UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=30.0)
 HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=60)
 

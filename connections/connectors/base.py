@@ -116,11 +116,17 @@ class Connector:
         """Reads the page at request.checkpoint; safe to call again for the same checkpoint."""
         raise NotImplementedError
 
+    def remote_id(self, entity: str, raw: dict) -> str:
+        """The record's upstream id, read with as little as possible, so that a record which
+        fails to map is still known (and never taken for deleted); raises MappingError."""
+        raise NotImplementedError
+
     def normalize(self, entity: str, raw: dict) -> dict:
         """Maps one upstream record to the unified dict; raises MappingError."""
         raise NotImplementedError
 
     def updated_at(self, entity: str, normalized: dict) -> datetime:
+        """The upstream modification time; it must carry a UTC offset (a naive time is refused)."""
         return datetime.fromisoformat(normalized["updated_at"])
 
     def pages(self, request: ReadRequest) -> Iterator[Page]:

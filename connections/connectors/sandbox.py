@@ -107,7 +107,7 @@ class SandboxConnector(Connector):
         ConfigField("faults", "Injected faults", "json", default={},
                     help="auth_failure, unreachable, rate_limit_every, retry_after, server_error_every, "
                          "server_error_persistent, slow_page_seconds, malformed_every, crash_after_page, "
-                         "bad_record_every."),
+                         "bad_record_every, unidentifiable_every, naive_times, check_server_error."),
     )
     credential_fields = (ConfigField("api_key", "API key", "password", required=True),)
 
@@ -199,6 +199,10 @@ class SandboxConnector(Connector):
 
     def check(self) -> None:
         self._injected_call_faults()
+        if self.faults.get("check_server_error") and not self._attempts["check"]:
+            self._attempts["check"] += 1
+            raise UpstreamError("UPSTREAM_SERVER_ERROR", "503 Service Unavailable from the sandbox (injected, once).",
+                                details={"status": 503})
 
     def _injected_call_faults(self) -> None:
         if self.faults.get("auth_failure"):
@@ -271,9 +275,17 @@ class SandboxConnector(Connector):
         h = _mix(self.seed, ENTITY_SALT[entity], i)
         record = getattr(self, f"_raw_{entity}")(i, h, created, version)
         record["CreatedAt"], record["ChangedAt"], record["Version"] = _iso(created), _iso(updated), version
-        bad = self.faults.get("bad_record_every")
-        if bad and i % int(bad) == int(bad) - 1:
+        return self._injected_record_faults(record, i)
+
+    def _injected_record_faults(self, record: dict, i: int) -> dict:
+        f = self.faults
+        if _every(f, "bad_record_every", i):
+            record.pop("CreatedAt")  # identifiable, but not mappable
+        if _every(f, "unidentifiable_every", i):
             record.pop("Id")
+        if f.get("naive_times"):
+            # Some systems send local times with no offset; the contract refuses them.
+            record["ChangedAt"] = record["ChangedAt"].removesuffix("+00:00")
         return record
 
     def _vendor_ref(self, h: int) -> dict:
@@ -369,6 +381,11 @@ class SandboxConnector(Connector):
                 "CompletedAt": _iso(created + 7200) if status == "completed" else None}
 
     # --- normalization ------------------------------------------------------------------------
+
+    def remote_id(self, entity: str, raw: dict) -> str:
+        if not raw.get("Id"):
+            raise MappingError(f"{entity} record without an Id")
+        return raw["Id"]
 
     def normalize(self, entity: str, raw: dict) -> dict:
         try:

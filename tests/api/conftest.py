@@ -112,8 +112,22 @@ def synced(connection, *entities: str):
     return connection
 
 
+def feed_position(connection, entity: str) -> int:
+    """Takes the next change-feed number of (connection, entity), the way the engine's writes do."""
+    from django.db import connection as db
+    from django.db import transaction
+    from django.utils import timezone
+
+    from syncs.writers import writer_for_database
+
+    with transaction.atomic(), db.cursor() as cursor:
+        return writer_for_database().change_position_take(cursor, connection_id=connection.pk, entity=entity,
+                                                          now=timezone.now()).seq
+
+
 def make_records(connection, entity: str, count: int, *, modified_at=None, step_us: int = 0, prefix: str = "R"):
-    """`count` records written directly, all at `modified_at` (ties) or `step_us` microseconds apart."""
+    """`count` records written directly, all at `modified_at` in one change (ties: one feed
+    position) or `step_us` microseconds apart (one change each, in that order)."""
     import uuid
     from datetime import timedelta
 
@@ -122,11 +136,14 @@ def make_records(connection, entity: str, count: int, *, modified_at=None, step_
     from syncs.models import Record
 
     base = modified_at or timezone.now() - timedelta(days=1)
-    records = []
+    records, seq = [], feed_position(connection, entity)
     for i in range(count):
         remote_id = f"{prefix}{i}"
         data = {"remote_id": remote_id, "number": f"N-{i}", "name": f"item {i}", "custom_fields": {"version": 0}}
+        if step_us and i:
+            seq = feed_position(connection, entity)
         records.append(Record(id=uuid.uuid5(connection.pk, f"{entity}:{remote_id}"), connection=connection,
                               entity=entity, remote_id=remote_id, data=data, raw={"Id": remote_id},
-                              content_hash=f"h{i}", modified_at=base + timedelta(microseconds=step_us * i)))
+                              content_hash=f"h{i}", modified_at=base + timedelta(microseconds=step_us * i),
+                              change_seq=seq))
     return Record.objects.bulk_create(records)

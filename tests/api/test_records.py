@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from connections.connectors.entities import ENTITIES, entity_path
 from syncs.models import Record
-from tests.api.conftest import assert_error, make_records, synced
+from tests.api.conftest import assert_error, feed_position, make_records, synced
 
 pytestmark = pytest.mark.django_db
 
@@ -70,22 +70,22 @@ def test_it_refuses_a_page_size_out_of_range(api, page_size):
     assert error["details"]["errors"][0]["location"] == "query"
 
 
-def test_it_walks_every_record_once_in_modified_order_even_with_ties(api, connection):
+def test_it_walks_every_record_once_in_change_order_even_with_ties(api, connection):
     tie = timezone.now() - timedelta(hours=3)
-    make_records(connection, "vendors", 25, modified_at=tie, prefix="T")  # 25 records in the same microsecond
-    make_records(connection, "vendors", 40, step_us=7, prefix="S")
+    tied = make_records(connection, "vendors", 25, modified_at=tie, prefix="T")  # one change of 25 records
+    later = make_records(connection, "vendors", 40, step_us=7, prefix="S")
     pages = walk(api, "/api/v1/vendors", page_size=7)
     seen = [item for page in pages for item in page]
     assert len(seen) == 65 and len({item["id"] for item in seen}) == 65
-    keys = [(item["modified_at"], uuid.UUID(item["id"])) for item in seen]
-    assert keys == sorted(keys)
+    # The tied change first, by id; then each later change in the order it was made.
+    assert [uuid.UUID(item["id"]) for item in seen] == sorted(r.id for r in tied) + [r.id for r in later]
     assert all(len(page) == 7 for page in pages[:-1])
 
 
 def test_it_never_skips_or_repeats_an_unchanged_record_while_records_change_between_pages(api, connection):
     """Changes between page fetches: seen and unseen records edited, some deleted, new ones added.
 
-    Keyset order is (modified_at, id), so a record that changes moves behind the cursor and
+    Keyset order is the change feed's (change_seq, id), so a record that changes moves behind the cursor and
     comes again with its new content; nothing that stays unchanged is skipped or repeated, and
     nothing that changed is missed. An OFFSET would skip records here.
     """
@@ -109,10 +109,11 @@ def test_it_never_skips_or_repeats_an_unchanged_record_while_records_change_betw
             changed[record_id] = changed.get(record_id, 0) + 1
             record = Record.objects.get(pk=record_id)
             record.data = {**record.data, "custom_fields": {"version": changed[record_id]}}
-            record.modified_at = timezone.now()
+            record.modified_at, record.change_seq = timezone.now(), feed_position(connection, "work_orders")
             record.save()
         if len(unseen) > 2:  # an unseen record is deleted upstream
-            Record.objects.filter(pk=unseen[-1]).update(deleted_at=timezone.now(), modified_at=timezone.now())
+            Record.objects.filter(pk=unseen[-1]).update(deleted_at=timezone.now(), modified_at=timezone.now(),
+                                                        change_seq=feed_position(connection, "work_orders"))
             deleted.add(unseen[-1])
         new = make_records(connection, "work_orders", 1, modified_at=timezone.now(), prefix=f"new{fetch}-")[0]
         added.add(str(new.id))
@@ -155,12 +156,13 @@ def test_it_refuses_a_malformed_modified_after(api, value):
 
 def test_it_hides_deleted_records_unless_asked(api, connection):
     records = make_records(connection, "inventory_items", 5, step_us=1)
-    Record.objects.filter(pk=records[1].pk).update(deleted_at=timezone.now())
+    Record.objects.filter(pk=records[1].pk).update(deleted_at=timezone.now(),
+                                                   change_seq=feed_position(connection, "inventory_items"))
     live = api.get("/api/v1/inventory-items").json()["data"]
     assert [i["remote_id"] for i in live] == ["R0", "R2", "R3", "R4"]
     everything = api.get("/api/v1/inventory-items", {"include_deleted": "true"}).json()["data"]
-    assert [i["remote_id"] for i in everything] == ["R0", "R1", "R2", "R3", "R4"]
-    assert everything[1]["deleted_at"] is not None
+    assert [i["remote_id"] for i in everything] == ["R0", "R2", "R3", "R4", "R1"], "the deletion is the last change"
+    assert everything[-1]["deleted_at"] is not None
 
 
 @pytest.mark.parametrize("cursor", ["not-a-cursor", "eyJrIjoxfQ", "e30", "eyJrIjoicmVjb3JkczphcGkiLCJ2IjpbMSwyXX0"])

@@ -154,14 +154,6 @@ def test_it_moves_the_connection_to_auth_failed():
     assert exc.value.code == "REAUTHORIZATION_REQUIRED"
 
 
-def test_it_counts_records_that_fail_to_map():
-    conn = sandbox_connection(records=20, faults={"bad_record_every": 5})
-    run = run_execute(run_id=queued_run(conn, "vendors").pk)
-    assert run.status == "succeeded"
-    assert (run.fetched, run.created, run.failed_records) == (20, 16, 4)
-    assert "missing or bad field" in run.error_details["failed_samples"][0]
-
-
 def test_it_stops_a_run_whose_cancel_was_requested_before_it_started():
     conn = sandbox_connection(records=5)
     run = queued_run(conn, "vendors")

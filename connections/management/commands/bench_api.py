@@ -29,7 +29,7 @@ from syncs.models import Record
 ENTITY = "purchase_orders"
 BENCH_NAME = "API benchmark"
 POOL = 1000  # distinct record bodies, reused with new ids
-SAME_PAGE = 50  # records written in one engine page share modified_at, as in real syncs
+SAME_PAGE = 50  # records written in one engine page share a change-feed position, as in real syncs
 
 
 class Command(BaseCommand):
@@ -55,9 +55,9 @@ class Command(BaseCommand):
         connection = self.seeded_connection(n, reuse=options["reuse"])
         token = connection_token_issue(connection=connection)
         deep_offset = min(int(n * options["deep"]), n - page_size)  # a full page must follow it
-        anchor = (Record.objects.filter(connection=connection, entity=ENTITY).order_by("modified_at", "id")
-                  .values_list("modified_at", "id")[deep_offset - 1])
-        deep_cursor = cursor_encode(kind=f"records:{ENTITY}", values=list(anchor))
+        anchor = (Record.objects.filter(connection=connection, entity=ENTITY).order_by("change_seq", "id")
+                  .values_list("change_seq", "id")[deep_offset - 1])
+        deep_cursor = cursor_encode(kind=f"changes:{ENTITY}", values=list(anchor))
 
         client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
         path = "/api/v1/purchase-orders"
@@ -128,10 +128,11 @@ class Command(BaseCommand):
             modified_at = base + timedelta(milliseconds=i // SAME_PAGE)
             yield (uuid.uuid5(connection.pk, f"{ENTITY}:{remote_id}"), connection.pk, ENTITY, remote_id,
                    orjson.dumps(data).decode(), orjson.dumps(raw).decode(), f"{i:032x}",
-                   datetime.fromisoformat(data["updated_at"]), modified_at)
+                   datetime.fromisoformat(data["updated_at"]), modified_at, i // SAME_PAGE + 1)
 
     def seed(self, connection: Connection, n: int) -> None:
-        columns = "id, connection_id, entity, remote_id, data, raw, content_hash, remote_updated_at, modified_at"
+        columns = ("id, connection_id, entity, remote_id, data, raw, content_hash, remote_updated_at, modified_at, "
+                   "change_seq")
         if db.vendor == "postgresql":
             with transaction.atomic(), db.cursor() as cursor:
                 with cursor.cursor.copy(f"COPY syncs_record ({columns}) FROM STDIN") as copy:
@@ -142,7 +143,7 @@ class Command(BaseCommand):
         with db.cursor() as cursor:
             for row in self.rows(connection, n):
                 batch.append((row[0].hex, row[1].hex, *row[2:7], ops.adapt_datetimefield_value(row[7]),
-                              ops.adapt_datetimefield_value(row[8])))
+                              ops.adapt_datetimefield_value(row[8]), row[9]))
                 if len(batch) == 10_000:
                     self.insert(cursor, columns, batch)
                     batch = []
@@ -152,7 +153,7 @@ class Command(BaseCommand):
     @staticmethod
     def insert(cursor, columns: str, batch: list) -> None:
         with transaction.atomic():
-            cursor.executemany(f"INSERT INTO syncs_record ({columns}) VALUES ({', '.join(['%s'] * 9)})", batch)
+            cursor.executemany(f"INSERT INTO syncs_record ({columns}) VALUES ({', '.join(['%s'] * 10)})", batch)
 
     # --- the report ----------------------------------------------------------------------------
 
