@@ -4,8 +4,10 @@ import pytest
 
 from connections.models import AuditEvent, Connection, Customer
 from connections.services import connection_set_status
+from syncs.engine import run_execute
 from syncs.models import Record, SyncRun
-from tests.api.conftest import ApiClient, assert_error, make_records
+from syncs.services import sync_trigger
+from tests.api.conftest import ApiClient, assert_error, make_records, synced
 from tests.connections.factories import sandbox_checks_counted
 from tests.syncs.factories import TEST_ACTOR
 
@@ -228,3 +230,18 @@ def test_it_records_the_admin_key_and_request_id_on_audit_events(admin, connecti
     audit = AuditEvent.objects.get(action="connection.paused", connection=connection)
     assert (audit.source, audit.request_id) == ("api", "req_pause_1") and audit.actor.startswith("sk_")
     assert TEST_ACTOR.name != audit.actor
+
+
+def test_it_keeps_every_live_record_when_a_patch_makes_records_fail_to_map(admin, connection):
+    """The issue's check: a clean full sync, bad records turned on through PATCH, a full re-sync."""
+    synced(connection, "purchase_orders")
+    live = set(Record.objects.filter(connection=connection, entity="purchase_orders").values_list("id", flat=True))
+    assert len(live) == 30
+    patched = admin.patch(f"/api/v1/connections/{connection.pk}", {"config": {"faults": {"bad_record_every": 5}}})
+    assert patched.status_code == 200, patched.content
+
+    run = sync_trigger(connection=connection, entities=["purchase_orders"], mode="full", trigger="api")[0].run
+    run = run_execute(run_id=run.pk)
+    assert run.status == "succeeded" and (run.failed_records, run.deleted) == (6, 0)
+    still_live = Record.objects.filter(connection=connection, entity="purchase_orders", deleted_at__isnull=True)
+    assert set(still_live.values_list("id", flat=True)) == live

@@ -228,3 +228,23 @@ def test_it_falls_back_when_an_initial_load_meets_a_duplicate(monkeypatch):
     assert run.status == "succeeded", run.error_message
     assert (run.fetched, run.created, run.unchanged) == (31, 30, 1)
     assert stored(conn, "vendors") == expected(conn, "vendors")
+
+
+def test_it_updates_the_stored_raw_when_only_an_unmapped_upstream_field_changes(monkeypatch):
+    from connections.connectors.sandbox import SandboxConnector
+
+    conn = sandbox_connection(records=10)
+    run_execute(run_id=queued_run(conn, "vendors").pk)
+    before = Record.objects.get(connection=conn, entity="vendors", remote_id="V100003")
+    original = SandboxConnector._raw_vendors
+
+    def with_a_note(self, i, h, created, version):
+        raw = original(self, i, h, created, version)
+        return {**raw, "InternalNote": "call before delivery"} if i == 3 else raw
+
+    monkeypatch.setattr(SandboxConnector, "_raw_vendors", with_a_note)
+    run = sync(conn, "vendors", "full")
+    assert (run.updated, run.unchanged) == (1, 9)
+    after = Record.objects.get(pk=before.pk)
+    assert after.raw["InternalNote"] == "call before delivery" and after.data == before.data
+    assert after.modified_at > before.modified_at and after.change_seq > before.change_seq
