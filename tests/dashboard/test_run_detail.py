@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from syncs.models import SyncRun
 from tests.dashboard.factories import HTMX, idle_connection, incidents, runs
@@ -60,3 +63,23 @@ def test_it_renders_in_a_bounded_number_of_queries(viewer_client, django_assert_
     incidents([connection], last_run=run)
     with django_assert_max_num_queries(7):
         assert viewer_client.get(f"/runs/{run.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_it_shows_a_rate_limited_run_waiting_until_its_time(viewer_client, headers):
+    active = SyncRun.objects.filter(connection=sandbox_connection()).first()
+    until = timezone.now().replace(microsecond=0) + timedelta(minutes=15)
+    SyncRun.objects.filter(pk=active.pk).update(not_before=until, wait_reason="rate limited")
+    body = viewer_client.get(f"/runs/{active.pk}/", headers=headers).content.decode()
+    assert f"waiting: rate limited until {until:%H:%M:%S} UTC" in body
+
+
+def test_it_shows_the_sample_of_records_that_failed_to_map_on_a_success(viewer_client):
+    run = runs(idle_connection(), 1, status="succeeded")[0]
+    SyncRun.objects.filter(pk=run.pk).update(failed_records=2, attempt=2, error_details={"failed_samples": [
+        {"remote_id": "PO7", "error": "purchase_orders record PO7: missing or bad field 'Status'"},
+        {"remote_id": None, "error": "purchase_orders record without an Id"}]})
+    body = viewer_client.get(f"/runs/{run.pk}/").content.decode()
+    for text in ("2 records could not be mapped", "PO7", "missing or bad field &#x27;Status&#x27;", "(no id)",
+                 "automatic retry 1", "The incident resolves on the next run"):
+        assert text in body, text

@@ -3,7 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from syncs.models import SyncRun
 from tests.dashboard.factories import HTMX, connections, runs
+from tests.syncs.factories import sandbox_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +76,10 @@ def test_it_renders_in_a_bounded_number_of_queries(viewer_client, django_assert_
     assert len(response.context["page"].rows) == min(rows, 50)
     with django_assert_max_num_queries(6):
         assert viewer_client.get("/runs/", {"connection": str(conns[0].pk)}).status_code == 200
+
+
+def test_it_shows_which_queued_runs_wait_and_until_when(viewer_client):
+    active = SyncRun.objects.filter(connection=sandbox_connection()).first()
+    until = timezone.now().replace(microsecond=0) + timedelta(minutes=3)
+    SyncRun.objects.filter(pk=active.pk).update(not_before=until, wait_reason="rate limited")
+    assert f"waiting: rate limited until {until:%H:%M:%S} UTC" in viewer_client.get("/runs/").content.decode()
