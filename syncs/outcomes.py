@@ -13,7 +13,7 @@ from connections.models import Connection
 from connections.services import connection_set_status
 from syncs import incidents
 from syncs.models import Mode, Record, SyncRun, SyncState, Trigger
-from syncs.runs import RunLost, run_create, run_enqueue, run_note
+from syncs.runs import AUTO_RETRY_WAIT, RunLost, run_create, run_enqueue, run_note
 from syncs.selectors import sync_run_payload
 from syncs.writers import deletions_mark
 from webhooks.services import event_emit
@@ -151,7 +151,7 @@ def _retry_schedule(*, run: SyncRun, error: CatalogError, now) -> SyncRun | None
     retry, created = run_create(
         connection=connection, entity=run.entity, mode=run.mode, trigger=Trigger.RETRY, requested_by="auto-retry",
         request_id=run.request_id, attempt=run.attempt + 1, not_before=now + timedelta(seconds=delay),
-        wait_reason=f"automatic retry {run.attempt} of {settings.SYNC_AUTO_RETRIES} after {error.code}")
+        wait_reason=f"{AUTO_RETRY_WAIT} {run.attempt} of {settings.SYNC_AUTO_RETRIES} after {error.code}")
     if not created:
         return None
     run_note(run=run, event="retry_scheduled", retry_run=str(retry.pk), attempt=retry.attempt,

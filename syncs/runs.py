@@ -11,6 +11,7 @@ from syncs.models import SyncRun, SyncState
 from syncs.selectors import sync_run_active
 
 TIMELINE_LIMIT = 60
+AUTO_RETRY_WAIT = "automatic retry"  # how an automatic retry's wait_reason begins
 
 
 class RunLost(Exception):

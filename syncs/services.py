@@ -14,7 +14,7 @@ from connections.connectors.registry import connector_class
 from connections.models import Connection
 from syncs import outcomes
 from syncs.models import Mode, SyncRun, SyncState, Trigger
-from syncs.runs import run_create, run_enqueue, run_note
+from syncs.runs import AUTO_RETRY_WAIT, run_create, run_enqueue, run_note
 
 
 @dataclass
@@ -83,7 +83,20 @@ def _trigger_one(*, connection, entity, mode, trigger, requested_by, request_id)
     if not created and mode == Mode.FULL and run.mode == Mode.INCREMENTAL:
         # A concurrent trigger won the race with an incremental run: refuse as if it had been first.
         _refuse_full_over_incremental(connection=connection, entities=[entity])
+    if not created and trigger != Trigger.SCHEDULE:
+        _retry_bring_forward(run=run, requested_by=requested_by)
     return TriggeredRun(run=run, created=created)
+
+
+def _retry_bring_forward(*, run: SyncRun, requested_by: str) -> None:
+    """Someone asking for a sync now while an automatic retry waits out its backoff gets it now:
+    they may just have fixed the cause. A wait the upstream asked for (Retry-After) is kept."""
+    if run.waiting is None or not run.wait_reason.startswith(AUTO_RETRY_WAIT):
+        return
+    if SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(not_before=None, wait_reason=""):
+        run.not_before, run.wait_reason = None, ""
+        run_note(run=run, event="brought_forward", requested_by=requested_by)
+        run_enqueue(run=run)
 
 
 def sync_run_cancel(*, run: SyncRun, actor: Actor) -> SyncRun:

@@ -182,19 +182,22 @@ class PageWriter:
         """The next number of the (connection, entity) change feed, and a time never earlier than
         the last one's. The UPDATE holds the SyncState row until this transaction commits, so a
         later number cannot commit first: a client past number n has seen everything up to n."""
-        adapt = db.ops.adapt_datetimefield_value
-        cursor.execute(
-            "UPDATE syncs_syncstate SET change_seq = change_seq + 1, change_at = CASE WHEN change_at IS NULL "
-            "OR change_at < %s THEN %s ELSE change_at END WHERE connection_id = %s AND entity = %s "
-            "RETURNING change_seq, change_at", [adapt(now), adapt(now), self.uuid_param(connection_id), entity])
+        adapt, where = db.ops.adapt_datetimefield_value, [self.uuid_param(connection_id), entity]
+        update = ("UPDATE syncs_syncstate SET change_seq = change_seq + 1, change_at = CASE WHEN change_at IS NULL "
+                  "OR change_at < %s THEN %s ELSE change_at END WHERE connection_id = %s AND entity = %s")
+        # RETURNING saves a round trip a page; SQLite before 3.35 lacks it, so there the numbers
+        # are read back with a SELECT (the UPDATE's lock means it reads this transaction's own).
+        if db.features.can_return_columns_from_insert:
+            cursor.execute(update + " RETURNING change_seq, change_at", [adapt(now), adapt(now), *where])
+        else:
+            cursor.execute(update, [adapt(now), adapt(now), *where])
+            cursor.execute("SELECT change_seq, change_at FROM syncs_syncstate WHERE connection_id = %s "
+                           "AND entity = %s", where)
         row = cursor.fetchone()
         if row is None:
             raise LookupError(f"no SyncState for {connection_id}:{entity}; the engine creates it before writing")
         at = row[1] if isinstance(row[1], datetime) else parse_datetime(row[1])
         return ChangePosition(seq=row[0], at=at if at.tzinfo else at.replace(tzinfo=UTC))
-
-    def uuid_param(self, value: uuid.UUID):
-        return value
 
     def prepare_transaction(self, cursor) -> None:
         pass

@@ -146,3 +146,15 @@ def test_it_feeds_every_change_once_while_pages_commit_concurrently(on_postgres,
             versions = seen[f"{name}-hot-{j}"]
             assert versions == sorted(set(versions)) and versions[-1] == rounds - 1, versions
     assert poll(api, cursor)[0] == []
+
+
+@pytest.mark.django_db
+def test_it_numbers_changes_where_the_database_cannot_return_from_an_update(api, connection, monkeypatch):
+    monkeypatch.setattr(db.features, "can_return_columns_from_insert", False)  # SQLite before 3.35
+    write(connection, {"V1": 1}, now=timezone.now())
+    _, cursor = poll(api, None)
+    write(connection, {"V2": 1}, now=timezone.now() - timedelta(minutes=5))
+    items, _ = poll(api, cursor)
+    assert [item["remote_id"] for item in items] == ["V2"]
+    assert list(Record.objects.filter(connection=connection).order_by("change_seq").values_list(
+        "remote_id", flat=True)) == ["V1", "V2"]

@@ -14,7 +14,7 @@ from syncs.engine import RunExecution, run_claim, run_execute
 from syncs.models import Incident, Record, SyncRun
 from syncs.runs import RunLost
 from syncs.selectors import sync_run_payload
-from syncs.services import syncs_reap
+from syncs.services import sync_trigger, syncs_reap
 from tests.syncs.factories import expected, queued_run, sandbox_connection, stored
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +156,26 @@ def test_it_resends_a_waiting_run_only_once_its_wait_is_over(settings):
     assert syncs_reap()["resent"] == []
     SyncRun.objects.filter(pk=run.pk).update(not_before=timezone.now() - timedelta(minutes=5))
     assert syncs_reap()["resent"] == [str(run.pk)]
+
+
+def test_it_starts_a_waiting_retry_at_once_when_someone_asks_for_a_sync(settings):
+    settings.SYNC_PAGE_RETRIES, settings.SYNC_AUTO_RETRY_BASE_SECONDS = 0, 300
+    conn = sandbox_connection(records=10, entities=["vendors"], faults={"unreachable": True}, verify=False)
+    run_execute(run_id=queued_run(conn, "vendors").pk)
+    retry = SyncRun.objects.get(connection=conn, status="queued")
+    assert retry.waiting and retry.waiting["reason"].startswith("automatic retry 1 of 5")
+    assert sync_trigger(connection=conn, entities=["vendors"], trigger="schedule")[0].run.waiting, (
+        "the scheduler leaves the backoff alone")
+    config_set(conn, faults={})
+    triggered = sync_trigger(connection=conn, entities=["vendors"], trigger="dashboard", requested_by="ops.anna")[0]
+    assert (triggered.run.pk, triggered.created, triggered.run.waiting) == (retry.pk, False, None)
+    assert run_execute(run_id=retry.pk).status == "succeeded"
+
+
+def test_it_keeps_a_wait_the_upstream_asked_for_when_someone_asks_for_a_sync(settings):
+    settings.SYNC_MAX_SLEEP_SECONDS = 5
+    conn = sandbox_connection(records=30, page_size=10, entities=["vendors"],
+                              faults={"rate_limit_every": 2, "retry_after": 900})
+    run = run_execute(run_id=queued_run(conn, "vendors").pk)
+    triggered = sync_trigger(connection=conn, entities=["vendors"], trigger="api")[0]
+    assert triggered.run.pk == run.pk and triggered.run.waiting["reason"] == "rate limited"
