@@ -6,25 +6,38 @@ import time_machine
 from django.db import connection as db_connection
 
 STRICT = os.environ.get("STRICT_SERVICES") == "1"
-# Tests whose outcome depends on the date or the time of day start at this instant; `--now` (or
-# TEST_NOW) moves it, e.g. to a minute before midnight or a DST change, to prove they don't.
+# Tests whose outcome depends on the date or the time of day start at this instant. `--now` (or
+# TEST_NOW) starts every test there instead, e.g. a minute before midnight or on a DST change, to
+# prove the suite does not depend on when it runs.
 DEFAULT_NOW = "2026-06-15T10:30:00+00:00"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--now", default=os.environ.get("TEST_NOW") or DEFAULT_NOW,
-                     help=f"the ISO instant the fixed_now tests start at (default {DEFAULT_NOW})")
+    parser.addoption("--now", default=os.environ.get("TEST_NOW") or None,
+                     help="start every test at this ISO instant, except those marked worker or real_clock")
 
 
 @pytest.fixture
 def fixed_now(request) -> datetime:
-    """The process clock starts at --now and ticks on from there.
+    """The process clock starts at --now (else DEFAULT_NOW) and ticks on from there.
 
     Not for tests with a worker subprocess or a browser: their clocks are not this process's.
     """
-    instant = datetime.fromisoformat(request.config.getoption("--now"))
+    instant = datetime.fromisoformat(request.config.getoption("--now") or DEFAULT_NOW)
     with time_machine.travel(instant, tick=True):
         yield instant
+
+
+def shares_its_clock(node) -> bool:
+    """A test with a worker, a browser or a bench's processes: no in-process clock can move theirs."""
+    return bool(node.get_closest_marker("worker") or node.get_closest_marker("real_clock"))
+
+
+@pytest.fixture(autouse=True)
+def now_option(request):
+    """--now moves every test that keeps to this process."""
+    if request.config.getoption("--now") and not shares_its_clock(request.node):
+        request.getfixturevalue("fixed_now")
 
 
 def skip_or_fail(reason: str):

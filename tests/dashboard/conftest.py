@@ -1,5 +1,6 @@
 import pytest
 
+from tests.conftest import shares_its_clock
 from tests.dashboard.factories import OPERATOR_PERMISSIONS, grant
 
 
@@ -8,7 +9,7 @@ def dashboard_clock(request):
     """Pages show charts over the last 48 h, counts over 24 h and times relative to now: each test
     runs at a fixed instant (tests/conftest.py: fixed_now), except those with a real worker and
     browser, which keep the real clock of the processes they share it with."""
-    if not request.node.get_closest_marker("worker"):
+    if not shares_its_clock(request.node):
         request.getfixturevalue("fixed_now")
 
 

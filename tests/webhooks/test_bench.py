@@ -6,7 +6,8 @@ from django.core.management import CommandError, call_command
 
 from webhooks.models import Delivery, Endpoint, Event
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The bench's delivery processes and OpenSSL keep the real clock, and its certificates are made now.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
 
 def test_it_delivers_every_event_and_compares_with_bare_httpx_then_cleans_up():
