@@ -75,7 +75,8 @@ def shoot(page, name: str) -> None:
 
 def shoot_both(page, name: str) -> None:
     """At 1440 wide, then at a 1366x768 laptop, where nothing may stick out of the page's content
-    column (and so make the page scroll sideways or break the right-hand alignment)."""
+    column (and so make the page scroll sideways or break the right-hand alignment), and no chart
+    label may be cut by the edge of its chart."""
     shoot(page, name)
     page.set_viewport_size(LAPTOP)
     try:
@@ -85,8 +86,13 @@ def shoot_both(page, name: str) -> None:
             const edge = main.getBoundingClientRect().right - parseFloat(getComputedStyle(main).paddingRight);
             const out = [...main.querySelectorAll('*')].filter(el => el.getBoundingClientRect().right > edge + 1
                 && el.closest('details:not([open])') === null);
-            const problems = out.slice(-3).map(
-                el => `${el.tagName}.${el.className}: ${el.textContent.trim().slice(0, 60)}`);
+            // A chart's SVG clips what leaves it, so a label cut at either end shows nothing above.
+            const clipped = [...main.querySelectorAll('svg text')].filter(text => {
+                const r = text.getBoundingClientRect(), box = text.ownerSVGElement.getBoundingClientRect();
+                return r.left < box.left - 1 || r.right > box.right + 1;
+            });
+            const problems = [...out.slice(-3), ...clipped].map(
+                el => `${el.tagName}.${el.className.baseVal ?? el.className}: ${el.textContent.trim().slice(0, 60)}`);
             return root.scrollWidth > root.clientWidth ? [`scrollWidth ${root.scrollWidth}`, ...problems] : problems;
         }""")
         assert overflow == [], f"{name} sticks out of its content column at 1366 px: {overflow}"
