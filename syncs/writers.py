@@ -199,6 +199,9 @@ class PageWriter:
         at = row[1] if isinstance(row[1], datetime) else parse_datetime(row[1])
         return ChangePosition(seq=row[0], at=at if at.tzinfo else at.replace(tzinfo=UTC))
 
+    def uuid_param(self, value: uuid.UUID):
+        return value
+
     def prepare_transaction(self, cursor) -> None:
         pass
 

@@ -20,6 +20,11 @@ from tests.syncs.factories import expected, queued_run, sandbox_connection, stor
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def auto_retries(settings):
+    settings.SYNC_AUTO_RETRIES = 5  # the shipped default; the test settings turn them off
+
+
 def config_set(connection, **changes) -> None:
     Connection.objects.filter(pk=connection.pk).update(config={**connection.config, **changes})
     connection.refresh_from_db()
@@ -31,7 +36,7 @@ def make_due(run: SyncRun) -> None:
 
 # --- leases ------------------------------------------------------------------------------------
 
-def test_it_keeps_a_reaped_run_failed_when_its_old_worker_finishes(settings):
+def test_it_keeps_a_reaped_run_failed_when_its_old_worker_finishes(settings, auto_retries):
     conn = sandbox_connection(records=30, page_size=10, entities=["vendors"])
     run, lease = run_claim(run_id=queued_run(conn, "vendors").pk)
     execution = RunExecution(run, lease=lease)
@@ -92,7 +97,7 @@ def test_it_does_not_retry_what_would_fail_the_same_way():
     assert not SyncRun.objects.filter(connection=conn, status="queued").exists()
 
 
-def test_it_finishes_without_reading_again_after_a_failure_past_the_last_page(monkeypatch):
+def test_it_finishes_without_reading_again_after_a_failure_past_the_last_page(monkeypatch, auto_retries):
     conn = sandbox_connection(records=30, page_size=10, entities=["vendors"])
     real = outcomes.deletions_mark
 
@@ -158,7 +163,7 @@ def test_it_resends_a_waiting_run_only_once_its_wait_is_over(settings):
     assert syncs_reap()["resent"] == [str(run.pk)]
 
 
-def test_it_starts_a_waiting_retry_at_once_when_someone_asks_for_a_sync(settings):
+def test_it_starts_a_waiting_retry_at_once_when_someone_asks_for_a_sync(settings, auto_retries):
     settings.SYNC_PAGE_RETRIES, settings.SYNC_AUTO_RETRY_BASE_SECONDS = 0, 300
     conn = sandbox_connection(records=10, entities=["vendors"], faults={"unreachable": True}, verify=False)
     run_execute(run_id=queued_run(conn, "vendors").pk)

@@ -104,6 +104,7 @@ def test_it_schedules_due_states_once():
 
 
 def test_it_reaps_a_stalled_run_and_resumes_it(settings):
+    settings.SYNC_AUTO_RETRIES = 5  # the reaper resumes a stalled run through its automatic retry
     conn = sandbox_connection(entities=["vendors"], records=30)
     run = queued_run(conn, "vendors")
     checkpoint = {"reader": {"next": 10, "page": 1}, "marker": str(run.pk), "window_end": timezone.now().isoformat()}

@@ -22,7 +22,7 @@ def test_it_resumes_from_the_checkpoint_after_the_worker_is_killed(worker_factor
     run.refresh_from_db()
     assert run.status == "running" and 4 <= run.pages < 15
 
-    settings.SYNC_STALL_SECONDS = 1
+    settings.SYNC_STALL_SECONDS, settings.SYNC_AUTO_RETRIES = 1, 5  # the reaper resumes through a retry
     time.sleep(1.5)
     result = syncs_reap()
     assert result["reaped"] == [str(run.pk)]
