@@ -62,6 +62,7 @@ def test_it_waits_for_the_runs_and_prints_each_one(celery_worker_process):
     text = cli("sync", conn.name, "--wait")
     assert text.returncode == 0 and text.stdout.count("succeeded") == 2
     assert text.stdout.count("incremental") == 2 and text.stdout.count("created=0 updated=0") == 2
+    assert text.stdout.count("deleted=0 failed=0 error=-") == 2
 
 
 def test_it_exits_non_zero_when_a_run_fails(celery_worker_process):

@@ -60,4 +60,4 @@ class Command(BaseCommand):
             note = "" if created[run.pk] else " (already active)"
             self.stdout.write(f"{run.pk} {run.entity:<16} {run.mode:<11} {run.status:<9} created={c['created']} "
                               f"updated={c['updated']} unchanged={c['unchanged']} deleted={c['deleted']} "
-                              f"error={run.error_code or '-'}{note}")
+                              f"failed={c['failed_records']} error={run.error_code or '-'}{note}")
