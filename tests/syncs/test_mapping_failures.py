@@ -18,8 +18,8 @@ def sync(connection, entity, mode="incremental") -> SyncRun:
     return run_execute(run_id=run.pk)
 
 
-def faults_set(connection, **faults) -> None:
-    Connection.objects.filter(pk=connection.pk).update(config={**connection.config, "faults": faults})
+def config_set(connection, **changes) -> None:
+    Connection.objects.filter(pk=connection.pk).update(config={**connection.config, **changes})
     connection.refresh_from_db()
 
 
@@ -49,7 +49,7 @@ def test_it_opens_one_incident_naming_the_entity_with_the_sample():
     incident.refresh_from_db()
     assert again.failed_records == 4 and incident.status == "open" and incident.occurrences == 2
 
-    faults_set(conn)
+    config_set(conn, faults={})
     sync(conn, "vendors", "full")
     incident.refresh_from_db()
     assert incident.status == "resolved", "a run that maps every record resolves it"
@@ -60,7 +60,7 @@ def test_it_never_marks_a_record_deleted_because_it_failed_to_map():
     run_execute(run_id=queued_run(conn, "assets").pk)
     before = dict(Record.objects.filter(connection=conn, entity="assets").values_list("remote_id", "data"))
 
-    faults_set(conn, bad_record_every=5)
+    config_set(conn, faults={"bad_record_every": 5})
     run = sync(conn, "assets", "full")
     assert run.status == "succeeded", run.error_message
     assert (run.fetched, run.failed_records, run.unchanged, run.deleted) == (50, 10, 40, 0)
@@ -72,9 +72,7 @@ def test_it_never_marks_a_record_deleted_because_it_failed_to_map():
 def test_it_still_deletes_what_is_really_gone_while_some_records_fail_to_map():
     conn = sandbox_connection(records=50)
     run_execute(run_id=queued_run(conn, "assets").pk)
-    Connection.objects.filter(pk=conn.pk).update(config={**conn.config, "deleted_fraction": 0.1,
-                                                         "faults": {"bad_record_every": 5}})
-    conn.refresh_from_db()
+    config_set(conn, deleted_fraction=0.1, faults={"bad_record_every": 5})
     upstream = SandboxConnector(config=conn.config, credentials={})
     gone = sum(upstream.is_deleted("assets", i) for i in range(50))
     run = sync(conn, "assets", "full")
@@ -86,9 +84,7 @@ def test_it_still_deletes_what_is_really_gone_while_some_records_fail_to_map():
 def test_it_deletes_nothing_when_a_record_cannot_be_identified():
     conn = sandbox_connection(records=50)
     run_execute(run_id=queued_run(conn, "vendors").pk)
-    Connection.objects.filter(pk=conn.pk).update(config={**conn.config, "deleted_fraction": 0.1,
-                                                         "faults": {"unidentifiable_every": 10}})
-    conn.refresh_from_db()
+    config_set(conn, deleted_fraction=0.1, faults={"unidentifiable_every": 10})
     run = sync(conn, "vendors", "full")
     assert run.status == "succeeded" and run.failed_records >= 1
     assert run.deleted == 0
@@ -111,7 +107,7 @@ def test_it_refuses_times_without_an_offset_as_mapping_errors():
 def test_it_stores_exactly_the_records_that_map_and_only_those():
     conn = sandbox_connection(records=30, faults={"bad_record_every": 3})
     run_execute(run_id=queued_run(conn, "work_orders").pk)
-    faults_set(conn)
+    config_set(conn, faults={})
     good = {remote_id: data for remote_id, data in expected(conn, "work_orders").items()
             if int(remote_id[1:]) % 3 != 2}
     assert stored(conn, "work_orders") == good
