@@ -22,6 +22,8 @@ class SyncStateAdmin(admin.ModelAdmin):
     search_fields = ["connection__name", "connection__id"]
     list_select_related = ["connection__customer"]
     raw_id_fields = ["connection", "last_run"]
+    # The change feed's counter: an edit from a stale form would hand out positions twice.
+    readonly_fields = ["change_seq", "change_at"]
 
 
 @admin.register(SyncRun)
@@ -70,8 +72,18 @@ class RecordAdmin(admin.ModelAdmin):
     search_fields = ["remote_id", "id"]
     list_select_related = ["connection__customer"]
     raw_id_fields = ["connection"]
-    readonly_fields = ["id", "content_hash", "modified_at", "last_seen_run"]
     show_full_result_count = False
+
+    # The stored copy is the upstream's, changed only by syncs: an edit here would be undone by
+    # the next sync and would reach no client, since it takes no position in the change feed.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Incident)

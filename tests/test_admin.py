@@ -49,3 +49,19 @@ def test_it_masks_credentials_on_the_connection_form(admin_client, one_of_each):
     url = reverse("admin:connections_connection_change", args=[one_of_each.pk])
     body = admin_client.get(url).content.decode()
     assert "api_key=••••••" in body and "never-shown" not in body
+
+
+def test_it_shows_records_but_lets_no_one_change_them_outside_a_sync(admin_client, one_of_each):
+    record = Record.objects.get(remote_id="V1")
+    url = reverse("admin:syncs_record_change", args=[record.pk])
+    response = admin_client.post(url, {"remote_id": "EDITED", "entity": "vendors", "data": "{}", "raw": "{}"})
+    assert response.status_code == 403
+    assert Record.objects.get(pk=record.pk).remote_id == "V1"
+    assert admin_client.post(reverse("admin:syncs_record_delete", args=[record.pk]), {"post": "yes"}).status_code == 403
+
+
+def test_it_keeps_the_change_feed_counter_out_of_the_sync_state_form(admin_client, one_of_each):
+    state = SyncState.objects.get(connection=one_of_each, entity="vendors")
+    SyncState.objects.filter(pk=state.pk).update(change_seq=41)
+    form = admin_client.get(reverse("admin:syncs_syncstate_change", args=[state.pk])).context["adminform"].form
+    assert "change_seq" not in form.fields and "change_at" not in form.fields
