@@ -221,3 +221,25 @@ API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
 API_RETRY_AFTER_SECONDS = env.int("API_RETRY_AFTER_SECONDS", default=5)
 # Every response under /api/ in the error envelope, plus rate-limit headers; it needs the request id.
 MIDDLEWARE.insert(MIDDLEWARE.index("config.middleware.RequestIdMiddleware") + 1, "config.api_errors.ApiMiddleware")
+
+# --- Login throttling (issue 11, item 3) ------------------------------------------------------
+# django-axes counts failed logins in the database (works on SQLite and PostgreSQL, shared by every
+# gunicorn worker) and refuses the login form, /login/ and /admin/login/ alike, once an account or
+# a client address has failed LOGIN_FAILURE_LIMIT times, until LOGIN_LOCKOUT_MINUTES have passed.
+INSTALLED_APPS.append("axes")
+# Last, as axes asks: it turns a refused login into the lockout page.
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# The standalone backend only refuses locked-out logins; ModelBackend still checks the password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+# Either one locks: a password sprayed over many accounts from one address, or one account from many.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Records the lockout in the audit log and the `security` logger (dashboard/login_throttle.py).
+AXES_HANDLER = "dashboard.login_throttle.AuditedDatabaseHandler"
+# One answer, 429 with a plain page, whether or not the account exists.
+AXES_LOCKOUT_CALLABLE = "dashboard.login_throttle.lockout_response"
+# Behind a reverse proxy REMOTE_ADDR is the proxy's: the client is then read from X-Forwarded-For,
+# counting this many trusted proxies from the right (0: no proxy, the header is not trusted).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "dashboard.login_throttle.client_ip"

@@ -16,6 +16,7 @@ KNOWN_ACTIONS = (
     "webhook_endpoint.created", "webhook_endpoint.updated", "webhook_endpoint.deleted", "webhook_endpoint.enabled",
     "webhook_endpoint.disabled", "webhook_endpoint.secret_rotated", "webhook_endpoint.test_sent",
     "webhook_endpoint.replayed", "webhook_delivery.resent",
+    "login.locked_out",
 )
 
 
