@@ -51,7 +51,7 @@ def test_it_creates_and_shows_the_secret_once_answering_htmx_with_the_endpoint_r
     assert (endpoint.url, endpoint.description, endpoint.event_types, endpoint.connection_id) == (
         "https://hooks.example.com/plantsync", "ERP backend", ["sync.failed", "incident.opened"], connection.pk)
     assert response.status_code == 200 and body.lstrip().startswith('<div id="endpoint">')
-    assert response["Cache-Control"] == "no-store" and response["HX-Push-Url"] == f"/webhooks/{endpoint.pk}/"
+    assert "no-store" in response["Cache-Control"] and response["HX-Push-Url"] == f"/webhooks/{endpoint.pk}/"
     assert endpoint.secret.startswith("whsec_") and f'value="{endpoint.secret}"' in body
     assert 'hx-history="false"' in body  # kept out of htmx's history cache
     assert endpoint.secret not in operator_client.get(f"/webhooks/{endpoint.pk}/").content.decode()
@@ -64,7 +64,7 @@ def test_it_creates_a_global_endpoint_for_every_event_without_javascript(operato
     body = response.content.decode()
     endpoint = Endpoint.objects.get()
     assert (endpoint.connection_id, endpoint.event_types) == (None, [])
-    assert response.status_code == 200 and "<html" in body and response["Cache-Control"] == "no-store"
+    assert response.status_code == 200 and "<html" in body and "no-store" in response["Cache-Control"]
     assert endpoint.secret in body and "Endpoint added." in body
 
 

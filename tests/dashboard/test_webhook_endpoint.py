@@ -72,7 +72,7 @@ def test_it_rotates_the_secret_and_shows_it_once(operator_client):
     response = operator_client.post(f"/webhooks/{endpoint.pk}/rotate-secret", **HTMX)
     body = response.content.decode()
     endpoint.refresh_from_db()
-    assert endpoint.secret != old and endpoint.secret in body and response["Cache-Control"] == "no-store"
+    assert endpoint.secret != old and endpoint.secret in body and "no-store" in response["Cache-Control"]
     assert endpoint.secret not in operator_client.get(f"/webhooks/{endpoint.pk}/").content.decode()
 
 
