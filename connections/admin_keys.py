@@ -48,7 +48,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.key_prefix, obj.created_at = api_key.key_prefix, api_key.created_at
         messages.warning(request, f"The new admin key is shown only now; store it: {key}")
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_keys(self, request, queryset):
         revoked = 0
         for api_key in queryset.filter(revoked_at__isnull=True):

@@ -8,15 +8,17 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from config.errors import CatalogError
-from connections.audit import Actor
-from connections.models import AuditEvent
+from connections.admin import admin_actor
 from webhooks import services
 from webhooks.models import Attempt, Delivery, Endpoint, Event
 from webhooks.signing import secret_mask
 
 
-def _actor(request) -> Actor:
-    return Actor.for_user(request.user, source=AuditEvent.Source.ADMIN)
+class _WebhookPermissions:
+    """Acting on endpoints and deliveries takes the dashboard's webhook permission, not just view."""
+
+    def has_manage_webhooks_permission(self, request):
+        return request.user.has_perm("webhooks.change_endpoint")
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,7 +30,7 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(_WebhookPermissions, admin.ModelAdmin):
     list_display = ["url", "description", "connection", "enabled", "event_types_display", "delivery_count",
                     "last_success_at", "failing_since", "disabled_reason", "created_at"]
     list_filter = ["enabled"]
@@ -66,32 +68,32 @@ class EndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if "description" in form.changed_data:
-            services.endpoint_update(endpoint=Endpoint.objects.get(pk=obj.pk), actor=_actor(request),
+            services.endpoint_update(endpoint=Endpoint.objects.get(pk=obj.pk), actor=admin_actor(request),
                                      description=obj.description)
 
     def delete_model(self, request, obj):
-        services.endpoint_delete(endpoint=obj, actor=_actor(request))
+        services.endpoint_delete(endpoint=obj, actor=admin_actor(request))
 
     def delete_queryset(self, request, queryset):
         for endpoint in queryset:
-            services.endpoint_delete(endpoint=endpoint, actor=_actor(request))
+            services.endpoint_delete(endpoint=endpoint, actor=admin_actor(request))
 
-    @admin.action(description="Enable the selected endpoints")
+    @admin.action(description="Enable the selected endpoints", permissions=["manage_webhooks"])
     def enable_endpoints(self, request, queryset):
         for endpoint in queryset:
-            services.endpoint_enable(endpoint=endpoint, actor=_actor(request))
+            services.endpoint_enable(endpoint=endpoint, actor=admin_actor(request))
         self.message_user(request, f"{queryset.count()} endpoint(s) enabled.", messages.SUCCESS)
 
-    @admin.action(description="Disable the selected endpoints")
+    @admin.action(description="Disable the selected endpoints", permissions=["manage_webhooks"])
     def disable_endpoints(self, request, queryset):
         for endpoint in queryset:
-            services.endpoint_disable(endpoint=endpoint, actor=_actor(request))
+            services.endpoint_disable(endpoint=endpoint, actor=admin_actor(request))
         self.message_user(request, f"{queryset.count()} endpoint(s) disabled.", messages.SUCCESS)
 
-    @admin.action(description="Send a test event to the selected endpoints")
+    @admin.action(description="Send a test event to the selected endpoints", permissions=["manage_webhooks"])
     def send_test_events(self, request, queryset):
         for endpoint in queryset:
-            services.endpoint_send_test(endpoint=endpoint, actor=_actor(request))
+            services.endpoint_send_test(endpoint=endpoint, actor=admin_actor(request))
         self.message_user(request, f"Test event queued for {queryset.count()} endpoint(s).", messages.SUCCESS)
 
 
@@ -118,7 +120,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(_ReadOnlyAdmin):
+class DeliveryAdmin(_WebhookPermissions, _ReadOnlyAdmin):
     list_display = ["id", "event_type", "endpoint", "status", "attempts", "next_attempt_at", "last_status_code",
                     "last_error_short", "created_at", "delivered_at"]
     list_filter = ["status", "event__type"]
@@ -140,12 +142,12 @@ class DeliveryAdmin(_ReadOnlyAdmin):
     def last_error_short(self, obj):
         return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
 
-    @admin.action(description="Resend the selected deliveries now")
+    @admin.action(description="Resend the selected deliveries now", permissions=["manage_webhooks"])
     def resend_deliveries(self, request, queryset):
         sent = 0
         for delivery in queryset.select_related("endpoint", "event"):
             try:
-                services.delivery_resend(delivery=delivery, actor=_actor(request))
+                services.delivery_resend(delivery=delivery, actor=admin_actor(request))
                 sent += 1
             except CatalogError as exc:
                 self.message_user(request, f"Delivery {delivery.pk}: {exc.message}", messages.WARNING)
