@@ -1,10 +1,17 @@
+"""Admin for support staff: read customers, connections and the audit log; change connections only
+through the services, which validate and audit every write."""
+
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 
 from config.errors import CatalogError
 from connections import services
 from connections.audit import Actor
+from connections.connectors.entities import ENTITIES
 from connections.models import AuditEvent, Connection, Customer
+from syncs.models import Trigger
+from syncs.services import sync_trigger
 
 
 def admin_actor(request) -> Actor:
@@ -27,6 +34,25 @@ def error_text(subject, exc: CatalogError) -> str:
     return f"{subject}: {exc.code}: {exc.message}" + (f" ({hint})" if hint else "")
 
 
+def form_error_add(form: forms.BaseForm, exc: CatalogError) -> None:
+    """A service's refusal on the form: each listed field beside its input, the rest above the form."""
+    fields = exc.details.get("fields") or {}
+    for name, text in fields.items():
+        form.add_error(name if name in form.fields else None, f"{exc.message} ({name}: {text})")
+    if not fields:
+        form.add_error(None, f"{exc.code}: {exc.message}")
+
+
+class ConnectionPermissions:
+    """The custom permissions of Connection's Meta, for `@admin.action(permissions=[...])`."""
+
+    def has_trigger_sync_permission(self, request):
+        return request.user.has_perm("connections.trigger_sync")
+
+    def has_manage_connection_permission(self, request):
+        return request.user.has_perm("connections.manage_connection")
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["name", "external_id", "connection_count", "created_at"]
@@ -36,34 +62,88 @@ class CustomerAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_connections=Count("connections"))
 
+    # Customers are made by connection_create; no service edits or deletes one yet, and a direct
+    # write here would skip validation (metadata) and the audit log.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     @admin.display(description="Connections", ordering="_connections")
     def connection_count(self, obj):
         return obj._connections
 
 
+class ConnectionForm(forms.ModelForm):
+    """Settings of an existing connection, validated and written by `connection_update`."""
+
+    entities = forms.MultipleChoiceField(choices=[(e, e) for e in ENTITIES], widget=forms.CheckboxSelectMultiple,
+                                         help_text="Only those the connector supports are accepted.")
+    actor: Actor  # set by ConnectionAdmin.get_form: the service audits the change as this user
+
+    class Meta:
+        model = Connection
+        fields = ["name", "entities", "sync_interval_minutes", "history_days", "config", "metadata"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and self.changed_data:
+            self._update(cleaned)
+        return cleaned
+
+    def _update(self, cleaned: dict) -> None:
+        # The service is both the check and the write, so its refusal can be shown here beside the
+        # field; the admin's change view runs in one transaction, so a later failure undoes it.
+        try:
+            # connection_update reads a 0 as "unchanged" and would store it; check the numbers as typed.
+            services.connection_numbers_validate(sync_interval_minutes=cleaned["sync_interval_minutes"],
+                                                 history_days=cleaned["history_days"])
+            services.connection_update(connection=self.instance, actor=self.actor,
+                                       **{name: cleaned[name] for name in self.changed_data})
+        except CatalogError as exc:
+            form_error_add(self, exc)
+
+
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
     list_display = ["name", "customer", "connector", "status", "token_prefix", "sync_interval_minutes", "created_at"]
     list_filter = ["status", "connector"]
     search_fields = ["name", "customer__name", "id", "token_prefix"]
     list_select_related = ["customer"]
+    form = ConnectionForm
     # Credentials are never shown or edited here in clear; only their key names are listed.
-    exclude = ["credentials"]
-    readonly_fields = ["id", "token_prefix", "credential_fields", "status_changed_at", "paused_at",
-                       "disconnected_at", "created_at", "updated_at"]
-    autocomplete_fields = ["customer"]
+    # Status moves only through the actions (pause, resume), which record a reason.
+    fields = ["id", "customer", "connector", "name", "status", "status_reason", "entities", "sync_interval_minutes",
+              "history_days", "config", "metadata", "token_prefix", "credential_fields", "status_changed_at",
+              "paused_at", "disconnected_at", "created_at", "updated_at"]
+    readonly_fields = ["id", "customer", "connector", "status", "status_reason", "token_prefix", "credential_fields",
+                       "status_changed_at", "paused_at", "disconnected_at", "created_at", "updated_at"]
     actions = ["sync_now", "full_resync", "pause", "resume"]
 
-    def has_trigger_sync_permission(self, request):
-        return request.user.has_perm("connections.trigger_sync")
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": admin_actor(request)})
 
-    def has_manage_connection_permission(self, request):
-        return request.user.has_perm("connections.manage_connection")
+    # A new connection needs its credentials checked upstream and its token shown once: the
+    # dashboard's connect page does both (templates/admin/connections/connection/change_list.html).
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        pass  # ConnectionForm.clean already saved it through connection_update
+
+    def delete_model(self, request, obj):
+        services.connection_delete(connection=obj, actor=admin_actor(request))
+
+    def delete_queryset(self, request, queryset):
+        for connection in queryset:
+            services.connection_delete(connection=connection, actor=admin_actor(request))
 
     def _sync(self, request, queryset, mode: str, verb: str):
-        from syncs.models import Trigger
-        from syncs.services import sync_trigger
-
         actor, queued, errors = admin_actor(request), 0, []
         for connection in queryset.select_related("customer"):
             try:
@@ -120,3 +200,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the trail is only worth something if no one can prune it

@@ -1,33 +1,37 @@
 from django.contrib import admin
 
 from config.errors import CatalogError
-from connections.admin import admin_actor, error_text, report
+from connections.admin import ConnectionPermissions, admin_actor, error_text, report
 from syncs import incidents, services
 from syncs.models import Incident, Record, SyncRun, SyncState, WorkerHeartbeat
 
 
-class _SyncPermissions:
-    def has_trigger_sync_permission(self, request):
-        return request.user.has_perm("connections.trigger_sync")
+class _EngineDataAdmin(admin.ModelAdmin):
+    """Written by the engine and the services only: a form edit would skip their checks (state
+    transitions, cursors, the change feed) and the audit log. Actions call the services."""
 
-    def has_manage_connection_permission(self, request):
-        return request.user.has_perm("connections.manage_connection")
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(SyncState)
-class SyncStateAdmin(admin.ModelAdmin):
+class SyncStateAdmin(_EngineDataAdmin):
     list_display = ["connection", "entity", "last_success_at", "next_due_at", "consecutive_failures",
                     "record_count", "last_error_code"]
     list_filter = ["entity", "last_error_code"]
     search_fields = ["connection__name", "connection__id"]
     list_select_related = ["connection__customer"]
     raw_id_fields = ["connection", "last_run"]
-    # The change feed's counter: an edit from a stale form would hand out positions twice.
-    readonly_fields = ["change_seq", "change_at"]
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(_SyncPermissions, admin.ModelAdmin):
+class SyncRunAdmin(ConnectionPermissions, _EngineDataAdmin):
     list_display = ["id", "connection", "entity", "mode", "trigger", "status", "queued_at", "duration_display",
                     "pages", "fetched", "created", "updated", "deleted", "error_code"]
     list_filter = ["status", "mode", "trigger", "entity", "error_code"]
@@ -66,28 +70,19 @@ class SyncRunAdmin(_SyncPermissions, admin.ModelAdmin):
 
 
 @admin.register(Record)
-class RecordAdmin(admin.ModelAdmin):
+class RecordAdmin(_EngineDataAdmin):
     list_display = ["remote_id", "entity", "connection", "modified_at", "deleted_at", "content_hash"]
     list_filter = ["entity"]
     search_fields = ["remote_id", "id"]
     list_select_related = ["connection__customer"]
     raw_id_fields = ["connection"]
     show_full_result_count = False
-
-    # The stored copy is the upstream's, changed only by syncs: an edit here would be undone by
-    # the next sync and would reach no client, since it takes no position in the change feed.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Besides: an edit here would be undone by the next sync and would reach no client, since it
+    # takes no position in the change feed.
 
 
 @admin.register(Incident)
-class IncidentAdmin(_SyncPermissions, admin.ModelAdmin):
+class IncidentAdmin(ConnectionPermissions, _EngineDataAdmin):
     list_display = ["connection", "entity", "error_code", "status", "occurrences", "first_seen", "last_seen"]
     list_filter = ["status", "error_code", "entity"]
     search_fields = ["connection__name", "error_code", "message"]
@@ -115,3 +110,10 @@ class IncidentAdmin(_SyncPermissions, admin.ModelAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["hostname", "seen_at"]
+
+    # Written by the workers; an edited beat would make a dead worker look alive to /healthz.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -164,6 +164,23 @@ def test_it_shows_records_but_lets_no_one_change_them_outside_a_sync(admin_clien
     assert admin_client.post(reverse("admin:syncs_record_delete", args=[record.pk]), {"post": "yes"}).status_code == 403
 
 
+@pytest.mark.parametrize(("model", "edit"), [
+    (SyncRun, {"status": "succeeded", "entity": "vendors", "mode": "full", "trigger": "api"}),
+    (SyncState, {"entity": "assets", "consecutive_failures": "0", "record_count": "9"}),
+    (Incident, {"status": "resolved", "entity": "vendors", "error_code": "X", "occurrences": "1"}),
+])
+def test_it_lets_no_one_edit_or_delete_engine_data_but_through_actions(admin_client, one_of_each, model, edit):
+    obj = model.objects.first()
+    before = database_snapshot()
+    opts = model._meta
+    assert admin_client.post(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
+                             edit).status_code == 403
+    assert admin_client.post(reverse(f"admin:{opts.app_label}_{opts.model_name}_delete", args=[obj.pk]),
+                             {"post": "yes"}).status_code == 403
+    assert admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add")).status_code == 403
+    assert database_snapshot() == before
+
+
 def test_it_keeps_the_change_feed_counter_out_of_the_sync_state_form(admin_client, one_of_each):
     state = SyncState.objects.get(connection=one_of_each, entity="vendors")
     SyncState.objects.filter(pk=state.pk).update(change_seq=41)

@@ -1,0 +1,127 @@
+"""The admin's connection and customer forms: every write goes through the services, checked and audited."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from connections.connectors.sandbox import SandboxConnector
+from connections.models import AuditEvent, Connection, Customer
+from tests.connections.factories import ConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def connection():
+    return ConnectionFactory(entities=["vendors", "assets"], sync_interval_minutes=60, history_days=90)
+
+
+def change_url(connection) -> str:
+    return reverse("admin:connections_connection_change", args=[connection.pk])
+
+
+def form_data(connection, **overrides) -> dict:
+    """What the browser posts back; the `initial-` copies are how Django tells JSON fields changed."""
+    config, metadata = json.dumps(connection.config), json.dumps(connection.metadata)
+    data = {"name": connection.name, "entities": connection.entities,
+            "sync_interval_minutes": connection.sync_interval_minutes, "history_days": connection.history_days,
+            "config": config, "initial-config": config, "metadata": metadata, "initial-metadata": metadata}
+    return {**data, **overrides}
+
+
+def stored(connection) -> dict:
+    return Connection.objects.filter(pk=connection.pk).values().get()
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    ({"entities": ["vendors", "unicorns"]}, "entities"),
+    ({"sync_interval_minutes": 1}, "sync_interval_minutes"),
+    ({"sync_interval_minutes": 0}, "sync_interval_minutes"),
+    ({"history_days": 0}, "history_days"),
+    ({"config": json.dumps({"seed": 7, "records": {"unicorns": 5}})}, None),
+])
+def test_it_refuses_invalid_settings_on_the_form_and_saves_nothing(admin_client, connection, edit, field):
+    before = stored(connection)
+    response = admin_client.post(change_url(connection), form_data(connection, **edit))
+    assert response.status_code == 200  # the form again, not the redirect of a save
+    form = response.context["adminform"].form
+    assert form.errors.get(field or "__all__"), form.errors
+    assert stored(connection) == before
+    assert not AuditEvent.objects.filter(action="connection.updated").exists()
+
+
+def test_it_refuses_entities_the_connector_does_not_support(admin_client, connection, monkeypatch):
+    monkeypatch.setattr(SandboxConnector, "entities", ("vendors", "assets"))
+    response = admin_client.post(change_url(connection), form_data(connection, entities=["vendors", "work_orders"]))
+    assert "Unsupported entities: work_orders" in str(response.context["adminform"].form.errors["entities"])
+    assert Connection.objects.get(pk=connection.pk).entities == ["vendors", "assets"]
+
+
+def test_it_saves_a_valid_edit_through_the_service_and_audits_it(admin_client, admin_user, connection):
+    response = admin_client.post(change_url(connection), form_data(
+        connection, name="Plant 2", entities=["assets", "vendors", "work_orders"], sync_interval_minutes=15,
+        history_days=30, metadata=json.dumps({"region": "eu"})))
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    connection.refresh_from_db()
+    assert (connection.name, connection.sync_interval_minutes, connection.history_days) == ("Plant 2", 15, 30)
+    assert connection.entities == ["vendors", "assets", "work_orders"]  # in the connector's order
+    assert connection.metadata == {"region": "eu"}
+    event = AuditEvent.objects.get(action="connection.updated")
+    assert (event.actor, event.source, event.target_id) == (admin_user.username, AuditEvent.Source.ADMIN,
+                                                            str(connection.pk))
+    assert event.details["sync_interval_minutes"] == 15 and "name" in event.details
+
+
+def test_it_keeps_connector_customer_and_status_out_of_reach(admin_client, connection):
+    before = stored(connection)
+    response = admin_client.post(change_url(connection), form_data(
+        connection, connector="no_such_system", customer="999", status="active", status_reason="edited"))
+    assert response.status_code == 302
+    assert stored(connection)["connector"] == "sandbox"
+    assert {k: v for k, v in stored(connection).items() if k != "updated_at"} == \
+        {k: v for k, v in before.items() if k != "updated_at"}
+
+
+def test_it_refuses_an_edit_of_a_disconnected_connection_on_the_form(admin_client, connection):
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.DISCONNECTED)
+    response = admin_client.post(change_url(connection), form_data(connection, name="Back again"))
+    assert response.status_code == 200
+    assert "CONNECTION_NOT_ACTIVE" in str(response.context["adminform"].form.non_field_errors())
+    assert Connection.objects.get(pk=connection.pk).name != "Back again"
+
+
+def test_it_adds_no_connection_here_and_points_to_the_dashboard(admin_client):
+    add = reverse("admin:connections_connection_add")
+    response = admin_client.post(add, {"name": "x", "connector": "no_such_system", "entities": ["unicorns"],
+                                       "sync_interval_minutes": 1, "history_days": 0})
+    assert response.status_code == 403
+    assert not Connection.objects.exists()
+    body = admin_client.get(reverse("admin:connections_connection_changelist")).content.decode()
+    assert reverse("dashboard:connect") in body and add not in body
+
+
+def test_it_deletes_a_connection_through_the_service_with_an_audit_entry(admin_client, admin_user, connection):
+    url = reverse("admin:connections_connection_delete", args=[connection.pk])
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    event = AuditEvent.objects.get(action="connection.deleted")
+    assert (event.actor, event.source) == (admin_user.username, AuditEvent.Source.ADMIN)
+
+
+def test_it_shows_customers_but_leaves_their_writes_to_the_services(admin_client, connection):
+    customer = connection.customer
+    url = reverse("admin:connections_customer_change", args=[customer.pk])
+    assert admin_client.get(url).status_code == 200
+    edit = {"name": "Renamed", "external_id": "x", "metadata": json.dumps({"a": 1})}
+    assert admin_client.post(url, edit).status_code == 403
+    assert admin_client.post(reverse("admin:connections_customer_add"), edit).status_code == 403
+    assert Customer.objects.get(pk=customer.pk).name == customer.name and Customer.objects.count() == 1
+
+
+def test_it_keeps_the_audit_log_out_of_reach_of_deletion(admin_client, connection):
+    admin_client.post(change_url(connection), form_data(connection, name="Audited"))
+    event = AuditEvent.objects.get()
+    url = reverse("admin:connections_auditevent_delete", args=[event.pk])
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
