@@ -4,15 +4,13 @@ Kept apart from connections/admin.py and registered from ConnectionsConfig.ready
 """
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
+from connections.admin import admin_actor
 from connections.api_keys import api_key_create, api_key_revoke
-from connections.audit import Actor
-from connections.models import ApiKey, AuditEvent
-
-
-def _actor(request) -> Actor:
-    return Actor.for_user(request.user, source=AuditEvent.Source.ADMIN, request_id=getattr(request, "request_id", ""))
+from connections.models import ApiKey
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -43,15 +41,24 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        api_key, key = api_key_create(name=form.cleaned_data["name"], actor=_actor(request))
+        api_key, key = api_key_create(name=form.cleaned_data["name"], actor=admin_actor(request))
         obj.pk = api_key.pk
         obj.key_prefix, obj.created_at = api_key.key_prefix, api_key.created_at
-        messages.warning(request, f"The new admin key is shown only now; store it: {key}")
+        obj.clear_key = key  # for response_add only; never stored
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The new key, once, on a page no cache keeps. Not through `messages`: its cookie is
+        signed but readable, and outlives the page."""
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "api_key": obj,
+                   "clear_key": obj.clear_key, "title": "Admin key created"}
+        response = TemplateResponse(request, "admin/connections/apikey/key_created.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_keys(self, request, queryset):
         revoked = 0
         for api_key in queryset.filter(revoked_at__isnull=True):
-            api_key_revoke(api_key=api_key, actor=_actor(request))
+            api_key_revoke(api_key=api_key, actor=admin_actor(request))
             revoked += 1
-        messages.success(request, f"Revoked {revoked} key(s).")
+        self.message_user(request, f"Revoked {revoked} key(s).")
