@@ -1,8 +1,13 @@
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from django.db import connection, connections
+
+from config.sqlite3.base import DatabaseWrapper
 
 from tests.conftest import skip_or_fail
 from tests.helpers import manage, postgres_reachable
@@ -18,7 +23,7 @@ def shell(env):
 
 def test_it_defaults_to_sqlite_and_the_filesystem_broker(tmp_path):
     engine, broker, cache = shell({"VAR_DIR": str(tmp_path)})
-    assert engine == "django.db.backends.sqlite3"
+    assert engine == "config.sqlite3", "Django's SQLite backend, creating its files owner-only"
     assert broker.startswith("filesystem://")
     assert (tmp_path / "secrets.json").exists(), "generated keys must be kept so credentials decrypt after a restart"
     assert (tmp_path / "broker" / "queue").is_dir()
@@ -58,7 +63,7 @@ def test_it_refuses_production_without_a_secret_key(tmp_path):
 def test_it_migrates_a_fresh_sqlite_database(tmp_path):
     result = manage("migrate", "--noinput", env={"VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "db.sqlite3").exists()
+    assert mode(tmp_path / "db.sqlite3") == 0o600, "like secrets.json: records, audit and credentials' ciphertext"
     check = manage("makemigrations", "--check", "--dry-run", env={"VAR_DIR": str(tmp_path)})
     assert check.returncode == 0, "models and migrations disagree:\n" + check.stdout
 
@@ -87,3 +92,48 @@ def test_it_keeps_every_filesystem_broker_folder_under_var_dir(tmp_path, extra):
     folders = ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
     assert {name: Path(options.get(name, ".")).resolve().is_relative_to(tmp_path) for name in folders} == dict.fromkeys(
         folders, True)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def usual_umask():
+    """The umask most systems start with, under which SQLite would make its files world-readable."""
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+@pytest.fixture
+def scratch_sqlite(tmp_path, django_db_blocker):
+    """A second SQLite connection, with the project's options (WAL), on a file of this test's own."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded default's SQLite only")
+    wrapper = DatabaseWrapper({**connections.settings["default"], "NAME": str(tmp_path / "db.sqlite3")}, alias="scratch")
+    with django_db_blocker.unblock():  # not the test database: a file of the test's own
+        yield wrapper
+        wrapper.close()
+
+
+def test_it_creates_the_sqlite_database_and_its_wal_files_owner_only(tmp_path, usual_umask, scratch_sqlite):
+    with scratch_sqlite.cursor() as cursor:
+        cursor.execute("CREATE TABLE t (x int)")
+        cursor.execute("INSERT INTO t VALUES (1)")
+        files = {name: tmp_path / name for name in ("db.sqlite3", "db.sqlite3-wal", "db.sqlite3-shm")}
+        assert {name: mode(path) for name, path in files.items()} == dict.fromkeys(files, 0o600)
+
+
+def test_it_tightens_a_database_file_made_before(tmp_path, usual_umask, scratch_sqlite):
+    (tmp_path / "db.sqlite3").touch(mode=0o644)
+    scratch_sqlite.ensure_connection()
+    assert mode(tmp_path / "db.sqlite3") == 0o600
+
+
+@pytest.mark.django_db
+def test_it_opens_the_test_database_owner_only():
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded default's SQLite only")
+    connection.ensure_connection()
+    assert mode(Path(connection.settings_dict["NAME"])) == 0o600

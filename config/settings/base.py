@@ -79,6 +79,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite with the database files readable by their owner only (config/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "config.sqlite3"
     # WAL lets readers run beside the one writer; IMMEDIATE transactions take the write lock
     # up front, so web, worker and beat wait (busy timeout) instead of failing "database is locked".
     DATABASES["default"]["OPTIONS"] = {
