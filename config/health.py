@@ -1,5 +1,11 @@
-"""/healthz: the database, the broker and a worker heartbeat, each checked for real."""
+"""/healthz: the database, the broker and a worker heartbeat, each checked for real.
 
+Anyone may ask whether the stack is up; only a staff session or the monitoring token
+(HEALTH_TOKEN) sees which check failed and why, since the details name the database vendor,
+the broker and the workers' host names.
+"""
+
+import hmac
 import logging
 import threading
 from datetime import timedelta
@@ -7,8 +13,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.utils.cache import patch_cache_control
 from django.utils import timezone
 from kombu import Connection as BrokerConnection
+
+from syncs.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 # The checks that failed at this process's last probe: a change is logged, a repeat is not.
@@ -31,8 +40,6 @@ def check_broker() -> dict:
 
 
 def check_worker() -> dict:
-    from syncs.models import WorkerHeartbeat
-
     latest = WorkerHeartbeat.objects.order_by("-seen_at").first()
     if latest is None:
         return {"ok": False, "error": "no worker heartbeat yet: are the worker and beat running?"}
@@ -71,11 +78,32 @@ def log_change(checks: dict) -> None:
         logger.info("/healthz ok again (%s recovered)", ", ".join(sorted(before)))
 
 
+def presented_token(request) -> str:
+    """The token of `Authorization: Bearer <token>`, else of `?token=` (for probes that cannot set a header)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.GET.get("token", "")
+
+
+def may_see_details(request) -> bool:
+    if request.user.is_staff and request.user.is_active:
+        return True
+    expected, presented = settings.HEALTH_TOKEN, presented_token(request)
+    # Constant time, so the token cannot be guessed a byte at a time from the response times.
+    return bool(expected and presented) and hmac.compare_digest(expected.encode(), presented.encode())
+
+
 def healthz(request):
     checks = run_checks()
     ok = all(check["ok"] for check in checks.values())
     log_change(checks)
-    response = JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    body = {"status": "ok" if ok else "unavailable"}
+    if may_see_details(request):
+        body["checks"] = checks
+    response = JsonResponse(body, status=200 if ok else 503)
+    # The body depends on who asks: a shared cache must not hand the details to the next caller.
+    patch_cache_control(response, no_store=True)
     # Probes poll every few seconds and a starting stack is unavailable for a while: django.request
     # would log every 503 at ERROR. This one is logged above, once per change; Django skips it.
     response._has_been_logged = True

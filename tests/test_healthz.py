@@ -8,35 +8,87 @@ from syncs.models import WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
 
+TOKEN = "health-token-for-the-monitor"
 
-def test_it_answers_ok_when_database_broker_and_worker_are_up(client):
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+    return client
+
+
+def test_it_answers_ok_when_database_broker_and_worker_are_up(staff_client):
     WorkerHeartbeat.objects.create(hostname="w1", seen_at=timezone.now())
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "ok"
     assert body["checks"]["worker"]["hostname"] == "w1"
 
 
-def test_it_answers_503_when_the_broker_is_down(client, settings):
+def test_it_answers_503_when_the_broker_is_down(staff_client, settings):
     WorkerHeartbeat.objects.create(hostname="w1", seen_at=timezone.now())
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["ok"] is False
     assert response.json()["checks"]["database"]["ok"] is True
 
 
-def test_it_answers_503_without_a_fresh_worker_heartbeat(client):
+def test_it_answers_503_without_a_fresh_worker_heartbeat(staff_client):
     WorkerHeartbeat.objects.create(hostname="w1", seen_at=timezone.now() - timezone.timedelta(minutes=10))
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
     assert response.status_code == 503
     assert "too old" in response.json()["checks"]["worker"]["error"]
 
 
 def test_it_needs_no_login(client):
     assert client.get("/healthz").status_code in (200, 503)
+
+
+def test_it_tells_an_anonymous_caller_only_ok(client):
+    WorkerHeartbeat.objects.create(hostname="worker-host-7", seen_at=timezone.now())
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_it_tells_an_anonymous_caller_only_unavailable(client):
+    WorkerHeartbeat.objects.create(hostname="worker-host-7", seen_at=timezone.now() - timezone.timedelta(minutes=10))
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (503, {"status": "unavailable"})
+    assert b"worker-host-7" not in response.content and b"sqlite" not in response.content
+
+
+def test_it_hides_the_details_from_a_logged_in_user_who_is_not_staff(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("viewer", "viewer@example.com", "pw"))
+    assert client.get("/healthz").json() == {"status": "unavailable"}
+
+
+@pytest.mark.parametrize("how", ["header", "query"])
+def test_it_shows_the_details_to_a_monitor_with_the_health_token(client, settings, how):
+    settings.HEALTH_TOKEN = TOKEN
+    WorkerHeartbeat.objects.create(hostname="worker-host-7", seen_at=timezone.now())
+    if how == "header":
+        response = client.get("/healthz", headers={"Authorization": f"Bearer {TOKEN}"})
+    else:
+        response = client.get("/healthz", {"token": TOKEN})
+    assert response.status_code == 200
+    assert response.json()["checks"]["worker"]["hostname"] == "worker-host-7"
+    assert response.json()["checks"]["database"]["vendor"]
+
+
+@pytest.mark.parametrize("token_setting, presented", [(TOKEN, "Bearer wrong"), (TOKEN, "Bearer "), (TOKEN, TOKEN),
+                                                      ("", "Bearer ")],
+                         ids=["wrong", "empty", "not-bearer", "no-token-configured"])
+def test_it_hides_the_details_without_the_right_token(client, settings, token_setting, presented):
+    settings.HEALTH_TOKEN = token_setting
+    response = client.get("/healthz", headers={"Authorization": presented})
+    assert set(response.json()) == {"status"}
+
+
+def test_it_is_never_cached_since_the_answer_depends_on_who_asks(client):
+    assert "no-store" in client.get("/healthz")["Cache-Control"]
 
 
 @pytest.fixture

@@ -189,6 +189,8 @@ SYNC_AUTO_RETRIES = env.int("SYNC_AUTO_RETRIES", default=5)
 SYNC_AUTO_RETRY_BASE_SECONDS = env.float("SYNC_AUTO_RETRY_BASE_SECONDS", default=30.0)
 UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=30.0)
 HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=60)
+# Shows /healthz's details (which check failed and why) to a monitor that sends it; empty: staff only.
+HEALTH_TOKEN = env("HEALTH_TOKEN", default="")
 
 LOGGING = {
     "version": 1,
