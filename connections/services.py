@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import CatalogError
+from config.json_limits import json_limits_check
 
 from connections.audit import Actor, audit_record
 from connections.models import Connection, Customer
@@ -71,6 +72,7 @@ def connection_create(*, customer_name: str, customer_external_id: str | None = 
     """Validates, checks the credentials upstream, then in one transaction finds or makes the
     customer, saves the connection, issues its token and queues the initial full sync. A refusal
     leaves nothing behind, not even the customer. Returns the connection and its token (shown once)."""
+    connection_json_check(config=config, credentials=credentials, metadata=metadata)
     credentials = credentials or {}
     config, entities = connection_settings_check(
         connector=connector, config=config or {}, credentials=credentials, entities=entities,
@@ -125,6 +127,14 @@ def _trigger_for(actor: Actor) -> str:
     return {"dashboard": "dashboard", "admin": "dashboard", "api": "api", "cli": "cli"}.get(actor.source, "schedule")
 
 
+def connection_json_check(*, config: dict | None, credentials: dict | None, metadata: dict | None) -> None:
+    """Bounds the JSON a client sends before a connector (or the database) sees it: a value
+    nested too deep would crash the encoder on every later read of the connection."""
+    for field, value in (("config", config), ("credentials", credentials), ("metadata", metadata)):
+        if value is not None:
+            json_limits_check(value, field=field)
+
+
 def connection_entities_validate(*, supported, entities: list[str] | None) -> list[str]:
     if not entities:
         return list(supported)
@@ -165,6 +175,7 @@ def connection_update(*, connection: Connection, actor: Actor, name: str | None 
     from connections.connectors.registry import connector_class
 
     connection_require_connected(connection=connection)
+    connection_json_check(config=config, credentials=credentials, metadata=metadata)
     cls = connector_class(connection.connector)
     new_credentials = connection.credentials if credentials is None else credentials
     new_config = connection.config

@@ -60,3 +60,42 @@ def test_it_makes_the_customer_in_the_connections_transaction():
             connection_create(customer_name="Initech", connector="sandbox", name="ERP",
                               credentials={"api_key": "k"}, actor=TEST_ACTOR)
     assert not Customer.objects.exists() and not Connection.objects.exists()
+
+
+def _nested(levels: int):
+    value = {"leaf": True}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("field, value", [
+    ("metadata", _nested(500)),
+    ("config", {"faults": _nested(900)}),
+    ("credentials", {"api_key": "k", "extra": _nested(33)}),
+    ("metadata", {"blob": "x" * 70_000}),
+])
+def test_it_refuses_json_too_deep_or_too_large_before_saving_anything(field, value):
+    inputs = {"config": {"records": 5}, "credentials": {"api_key": "k"}, "metadata": {}, field: value}
+    with pytest.raises(CatalogError) as exc:
+        connection_create(customer_name="Deep Ltd", connector="sandbox", name="Deep", actor=TEST_ACTOR, **inputs)
+    assert exc.value.code == "VALIDATION_FAILED" and set(exc.value.details["fields"]) == {field}
+    assert not Connection.objects.exists() and not Customer.objects.exists()
+
+
+def test_it_accepts_json_32_levels_deep():
+    connection, _ = connection_create(customer_name="Deep Ltd", connector="sandbox", name="Deep", actor=TEST_ACTOR,
+                                      credentials={"api_key": "k"}, metadata=_nested(32))
+    assert Connection.objects.get(pk=connection.pk).metadata == _nested(32)
+
+
+@pytest.mark.parametrize("field", ["config", "credentials", "metadata"])
+def test_it_refuses_an_update_with_json_too_deep_and_changes_nothing(field):
+    conn = sandbox_connection()
+    before = (conn.config, conn.credentials, conn.metadata)
+    with pytest.raises(CatalogError) as exc:
+        connection_update(connection=conn, actor=TEST_ACTOR, name="Renamed", **{field: {"x": _nested(40)}})
+    assert exc.value.details["fields"] == {field: "nested deeper than 32 levels"}
+    conn.refresh_from_db()
+    assert (conn.name, conn.config, conn.credentials, conn.metadata) == ("Sandbox", *before)
+    assert not AuditEvent.objects.filter(action="connection.updated").exists()
