@@ -16,6 +16,7 @@ from ninja.renderers import BaseRenderer
 
 from config.api_errors import install_exception_handlers
 from config.errors import CatalogError
+from config.json_limits import MAX_DEPTH
 
 
 def _default(value: Any):
@@ -34,7 +35,15 @@ class ORJSONParser(Parser):
     """Strict JSON: no NaN or Infinity, no lone surrogates (json.loads accepts both)."""
 
     def parse_body(self, request: HttpRequest):
-        return orjson.loads(request.body)
+        try:
+            return orjson.loads(request.body)
+        except orjson.JSONDecodeError as exc:
+            # orjson stops at 1024 levels: valid JSON, refused like any value past MAX_DEPTH
+            # (ninja wraps this in its 400, which config/api_errors.py unwraps).
+            if "depth limit" not in str(exc):
+                raise
+            raise CatalogError("VALIDATION_FAILED", f"The request body is nested deeper than {MAX_DEPTH} levels.",
+                               details={"fields": {"body": f"nested deeper than {MAX_DEPTH} levels"}}) from None
 
 
 def json_bytes(data: Any) -> bytes:

@@ -141,6 +141,8 @@ def exception_response(request, exc: BaseException) -> HttpResponse:
         return error_response(request, "PERMISSION_DENIED")
     if isinstance(exc, Throttled):
         return error_response(request, "RATE_LIMIT_EXCEEDED", retry_after=exc.wait)
+    if isinstance(exc, HttpError) and isinstance(exc.__cause__, CatalogError):
+        return catalog_error_response(request, exc.__cause__)  # the parser's own refusal, wrapped by ninja
     if isinstance(exc, HttpError):
         code = STATUS_CODES.get(exc.status_code, "INVALID_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR")
         message = "The request body is not valid JSON." if exc.message.startswith("Cannot parse request body") else ""

@@ -19,8 +19,10 @@ from pydantic import ConfigDict
 from config.api_auth import actor_of, admin_key, connection_of, connection_token
 from config.api_errors import error_responses
 from config.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_page
+from config.api_secrets import secret_response
 from config.api_types import Id
 from config.errors import CatalogError
+from config.json_limits import json_for_output
 from connections.connectors.registry import connector_catalogue
 from connections.models import Connection
 from connections.selectors import connection_get, connection_list
@@ -160,9 +162,12 @@ def connection_out(connection: Connection) -> dict:
         "id": connection.pk,
         "customer": {"id": customer.pk, "name": customer.name, "external_id": customer.external_id},
         **{name: getattr(connection, name) for name in (
-            "connector", "name", "status", "status_reason", "status_changed_at", "config", "entities",
-            "sync_interval_minutes", "history_days", "metadata", "token_prefix", "paused_at", "disconnected_at",
+            "connector", "name", "status", "status_reason", "status_changed_at", "entities",
+            "sync_interval_minutes", "history_days", "token_prefix", "paused_at", "disconnected_at",
             "created_at", "updated_at")},
+        # A row stored before the JSON limits must not break every list it appears in.
+        **{name: json_for_output(getattr(connection, name), what=f"connection {connection.pk} {name}")
+           for name in ("config", "metadata")},
     }
 
 
@@ -228,6 +233,7 @@ def list_connections(request: HttpRequest, params: Query[ConnectionListQuery]):
 
 @admin_router.post("/connections", response={201: ConnectionCreatedOut, **error_responses(upstream=True)},
                    operation_id="create_connection", summary="Create a connection")
+@secret_response
 def create_connection(request: HttpRequest, payload: ConnectionCreateIn):
     """Validates the config, checks the credentials upstream, saves, queues the initial full sync
     and returns the token once. Credentials the upstream refuses: 400 VALIDATION_FAILED with
@@ -298,6 +304,7 @@ def disconnect_connection(request: HttpRequest, connection_id: UUID):
 
 @admin_router.post("/connections/{connection_id}/rotate-token", response={200: TokenOut, **error_responses()},
                    operation_id="rotate_connection_token", summary="Rotate a connection's token")
+@secret_response
 def rotate_connection_token(request: HttpRequest, connection_id: UUID):
     """Issues a new token (shown once); the previous one stops working at once."""
     connection = _connection_or_404(connection_id)

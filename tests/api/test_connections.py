@@ -245,3 +245,65 @@ def test_it_keeps_every_live_record_when_a_patch_makes_records_fail_to_map(admin
     assert run.status == "succeeded" and (run.failed_records, run.deleted) == (6, 0)
     still_live = Record.objects.filter(connection=connection, entity="purchase_orders", deleted_at__isnull=True)
     assert set(still_live.values_list("id", flat=True)) == live
+
+
+def _nested(levels: int, leaf=1):
+    value = leaf
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"metadata": _nested(500)}, "metadata"),
+    ({"config": {**NEW["config"], "faults": _nested(900)}}, "config"),
+    ({"credentials": {"api_key": "k", "nested": _nested(40)}}, "credentials"),
+])
+def test_it_refuses_json_nested_too_deep_and_saves_nothing(admin, change, field):
+    error = assert_error(admin.post("/api/v1/connections", {**NEW, **change}), "VALIDATION_FAILED")
+    assert error["details"]["fields"] == {field: "nested deeper than 32 levels"}
+    assert not Connection.objects.exists() and not Customer.objects.exists()
+    assert admin.get("/api/v1/connections").json()["data"] == []
+
+
+def test_it_refuses_a_body_deeper_than_the_json_parser_reads(admin):
+    levels = 5000
+    raw = '{"customer": {"name": "Globex"}, "connector": "sandbox", "name": "Deep", "metadata": ' + \
+        '{"a": ' * levels + "1" + "}" * levels + "}"
+    error = assert_error(admin.post("/api/v1/connections", raw=raw), "VALIDATION_FAILED")
+    assert error["details"]["fields"] == {"body": "nested deeper than 32 levels"}
+    assert not Connection.objects.exists() and not Customer.objects.exists()
+
+
+def test_it_refuses_an_update_with_config_nested_too_deep(admin, connection):
+    before = connection.config
+    error = assert_error(admin.patch(f"/api/v1/connections/{connection.pk}", {"config": {"faults": _nested(900)}}),
+                         "VALIDATION_FAILED")
+    assert error["details"]["fields"] == {"config": "nested deeper than 32 levels"}
+    connection.refresh_from_db()
+    assert connection.config == before
+
+
+def test_it_still_lists_and_shows_connections_when_a_stored_one_is_too_deep(admin, connection, other_connection,
+                                                                             caplog):
+    # Written behind the services' back, as the unbounded API used to store it.
+    Connection.objects.filter(pk=connection.pk).update(metadata=_nested(500), config={"faults": _nested(300)})
+    listed = admin.get("/api/v1/connections")
+    assert listed.status_code == 200, listed.content[:300]
+    by_id = {c["id"]: c for c in listed.json()["data"]}
+    placeholder = {"_error": "stored value nested too deep to render"}
+    assert by_id[str(connection.pk)]["metadata"] == by_id[str(connection.pk)]["config"] == placeholder
+    assert by_id[str(other_connection.pk)]["config"]["records"] == 30
+    detail = admin.get(f"/api/v1/connections/{connection.pk}")
+    assert detail.status_code == 200 and detail.json()["metadata"] == placeholder
+    assert any("nested deeper than 128 levels" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("route", ["create", "rotate-token"])
+def test_it_forbids_caching_an_answer_that_carries_a_token(admin, connection, route):
+    if route == "create":
+        response = admin.post("/api/v1/connections", NEW)
+    else:
+        response = admin.post(f"/api/v1/connections/{connection.pk}/rotate-token")
+    assert response.status_code in (200, 201) and "token" in response.json()
+    assert "no-store" in [d.strip() for d in response["Cache-Control"].split(",")]
