@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import orjson
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import CatalogError
+from config.json_limits import json_limits_check
 from connections.audit import SYSTEM, Actor, audit_record
 from connections.models import Connection
 from webhooks import attempt_sql, dispatch, signing, transport
@@ -132,8 +134,22 @@ def event_emit(*, type: str, connection: Connection | None = None, data: dict,
 
 # --- endpoints --------------------------------------------------------------------------------
 
+def _url_refuse_userinfo(url: str) -> None:
+    # A password in the URL would be stored in clear and shown wherever the URL is (pages,
+    # audit, API); receivers authenticate deliveries by their signature instead.
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return  # malformed: the URL validator below names the problem
+    if "@" in netloc:
+        message = "a user name or password in the URL is not allowed; verify the signature instead"
+        raise CatalogError("VALIDATION_FAILED", f"Invalid endpoint URL: {message}",
+                           details={"fields": {"url": message}})
+
+
 def _url_check(url: str) -> str:
     url = (url or "").strip()
+    _url_refuse_userinfo(url)
     try:
         transport.url_validate(url)
         URLValidator(schemes=["http", "https"])(url)
@@ -145,6 +161,9 @@ def _url_check(url: str) -> str:
 
 
 def _event_types_check(event_types: Iterable[str]) -> list[str]:
+    event_types = json_limits_check(list(event_types), field="event_types")
+    if not all(isinstance(t, str) for t in event_types):
+        raise CatalogError("VALIDATION_FAILED", details={"fields": {"event_types": "a list of event type names"}})
     event_types = list(dict.fromkeys(event_types))
     unknown = [t for t in event_types if t not in EVENT_TYPES]
     if unknown:

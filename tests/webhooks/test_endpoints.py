@@ -166,3 +166,45 @@ def test_it_replays_the_failed_deliveries_since_a_time(django_capture_on_commit_
     for untouched, status in ((old, "failed"), (done, "succeeded"), (elsewhere, "failed")):
         assert Delivery.objects.get(pk=untouched.pk).status == status
     assert audited("webhook_endpoint.replayed", endpoint).details["deliveries"] == 3
+
+
+@pytest.mark.parametrize("url", ["https://user:pass@hooks.example.com/in", "https://user@hooks.example.com/in",
+                                 "https://:pass@hooks.example.com/in", "https://@hooks.example.com/in"])
+def test_it_refuses_urls_with_a_user_name_or_password(url):
+    with pytest.raises(CatalogError) as caught:
+        services.endpoint_create(url=url, actor=OPS)
+    assert caught.value.code == "VALIDATION_FAILED" and "user name or password" in caught.value.details["fields"]["url"]
+    assert not Endpoint.objects.exists()
+
+
+def test_it_refuses_an_update_to_a_url_with_a_password():
+    endpoint = EndpointFactory()
+    url = endpoint.url
+    with pytest.raises(CatalogError) as caught:
+        services.endpoint_update(endpoint=endpoint, actor=OPS, url="https://user:pass@hooks.example.com/in")
+    assert set(caught.value.details["fields"]) == {"url"}
+    assert Endpoint.objects.get(pk=endpoint.pk).url == url
+
+
+def test_it_keeps_an_at_sign_in_the_path():
+    endpoint, _ = services.endpoint_create(url="https://hooks.example.com/in/@team", actor=OPS)
+    assert endpoint.url == "https://hooks.example.com/in/@team"
+
+
+def _nested_list(levels: int) -> list:
+    value = "sync.failed"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("event_types, problem", [
+    ([["sync.failed"]], "a list of event type names"),
+    ([{"a": {"b": 1}}], "a list of event type names"),
+    (["sync.failed", _nested_list(40)], "nested deeper than 32 levels"),
+])
+def test_it_refuses_event_types_that_are_not_names(event_types, problem):
+    with pytest.raises(CatalogError) as caught:
+        services.endpoint_create(url="https://hooks.example.com/", actor=OPS, event_types=event_types)
+    assert caught.value.details["fields"] == {"event_types": problem}
+    assert not Endpoint.objects.exists()
