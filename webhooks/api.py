@@ -4,6 +4,7 @@ rotation, deliveries, resend and replay. All take an admin key.
 A signing secret is returned once, when the endpoint is created or its secret rotated.
 """
 
+import logging
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -16,13 +17,19 @@ from pydantic import ConfigDict
 from config.api_auth import actor_of, admin_key
 from config.api_errors import error_responses
 from config.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_page
+from config.api_secrets import secret_response
 from config.api_types import Id, Timestamp
 from config.errors import CatalogError
+from config.json_limits import json_for_output
 from connections.models import Connection
 from webhooks import selectors, services
 from webhooks.models import Delivery, Endpoint
 
+log = logging.getLogger(__name__)
+
 router = Router(auth=admin_key, tags=["Webhooks (admin)"])
+# Shown in place of event types that cannot be read (never a real type, so it matches no event).
+EVENT_TYPES_PLACEHOLDER = "_error: stored value is not a list of event types"
 
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 EventType = Literal[services.EVENT_TYPES]  # type: ignore[valid-type]
@@ -148,10 +155,22 @@ class TestSentOut(Schema):
     delivery_ids: list[int]
 
 
+def _event_types_out(endpoint: Endpoint) -> list[str]:
+    """The stored list, or a placeholder when a row written behind the services' back holds
+    something else: one broken row must not fail every list it is in."""
+    event_types = endpoint.event_types
+    if isinstance(event_types, list) and all(isinstance(t, str) for t in event_types):
+        return event_types
+    log.warning("webhook endpoint %s: stored event_types is not a list of names; rendered as a placeholder",
+                endpoint.pk)
+    return [EVENT_TYPES_PLACEHOLDER]
+
+
 def endpoint_out(endpoint: Endpoint) -> dict:
     data = {name: getattr(endpoint, name) for name in (
-        "id", "url", "description", "event_types", "connection_id", "enabled", "disabled_at", "disabled_reason",
+        "id", "url", "description", "connection_id", "enabled", "disabled_at", "disabled_reason",
         "failing_since", "last_success_at", "previous_secret_expires_at", "created_at", "updated_at")}
+    data["event_types"] = _event_types_out(endpoint)
     for name in ("deliveries_24h", "succeeded_24h", "failed_24h", "pending_24h"):
         data[name] = getattr(endpoint, name, 0) or 0
     data["success_rate_24h"] = getattr(endpoint, "success_rate_24h", None)
@@ -200,6 +219,7 @@ def list_webhook_endpoints(request: HttpRequest, params: Query[EndpointListQuery
 
 @router.post("/webhook-endpoints", response={201: EndpointCreatedOut, **error_responses()},
              operation_id="create_webhook_endpoint", summary="Create a webhook endpoint")
+@secret_response
 def create_webhook_endpoint(request: HttpRequest, payload: EndpointCreateIn):
     """Returns the signing secret once."""
     endpoint, secret = services.endpoint_create(
@@ -251,6 +271,7 @@ def test_webhook_endpoint(request: HttpRequest, endpoint_id: Id):
 
 @router.post("/webhook-endpoints/{endpoint_id}/rotate-secret", response={200: SecretOut, **error_responses()},
              operation_id="rotate_webhook_secret", summary="Rotate the signing secret")
+@secret_response
 def rotate_webhook_secret(request: HttpRequest, endpoint_id: Id):
     """A new secret, shown once; deliveries are signed with both secrets while the previous one stays valid."""
     endpoint = _endpoint_or_404(endpoint_id)
@@ -292,7 +313,8 @@ def _delivery_or_404(delivery_id: int) -> Delivery:
             operation_id="get_webhook_delivery", summary="Get a delivery with its attempts")
 def get_webhook_delivery(request: HttpRequest, delivery_id: Id):
     delivery = _delivery_or_404(delivery_id)
-    return {**delivery_out(delivery), "payload": delivery.event.payload,
+    payload = json_for_output(delivery.event.payload, what=f"webhook event {delivery.event_id} payload")
+    return {**delivery_out(delivery), "payload": payload,
             "attempt_log": [{name: getattr(a, name) for name in (
                 "number", "at", "status_code", "duration_ms", "error", "remote_address", "response_snippet")}
                 for a in delivery.attempt_list]}

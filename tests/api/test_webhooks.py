@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from connections.models import AuditEvent
-from webhooks.models import Delivery, Endpoint
+from webhooks.models import Delivery, Endpoint, Event
 from tests.api.conftest import assert_error
 from tests.webhooks.factories import AttemptFactory, DeliveryFactory, EndpointFactory, EventFactory
 
@@ -187,3 +187,52 @@ def test_it_answers_404_for_unknown_endpoints_and_deliveries(admin, method, path
 @pytest.mark.parametrize("value", ["0", "-4", "abc", str(2 ** 63)])
 def test_it_refuses_ids_that_cannot_exist(admin, value):
     assert_error(admin.get(f"/api/v1/webhook-endpoints/{value}"), "VALIDATION_FAILED")
+
+
+@pytest.mark.parametrize("url", ["https://user:pass@hooks.example.com/in", "https://user@hooks.example.com/in"])
+def test_it_refuses_a_url_with_credentials_on_create_and_update(admin, url):
+    error = assert_error(admin.post("/api/v1/webhook-endpoints", {**NEW, "url": url}), "VALIDATION_FAILED")
+    assert set(error["details"]["fields"]) == {"url"} and not Endpoint.objects.exists()
+    endpoint = EndpointFactory()
+    error = assert_error(admin.patch(f"/api/v1/webhook-endpoints/{endpoint.pk}", {"url": url}), "VALIDATION_FAILED")
+    assert set(error["details"]["fields"]) == {"url"}
+    assert Endpoint.objects.get(pk=endpoint.pk).url == endpoint.url
+    assert url.encode() not in admin.get("/api/v1/webhook-endpoints").content
+
+
+@pytest.mark.parametrize("route", ["create", "rotate-secret"])
+def test_it_forbids_caching_an_answer_that_carries_a_secret(admin, route):
+    if route == "create":
+        response = admin.post("/api/v1/webhook-endpoints", NEW)
+    else:
+        response = admin.post(f"/api/v1/webhook-endpoints/{EndpointFactory().pk}/rotate-secret")
+    assert response.status_code in (200, 201) and response.json()["secret"].startswith("whsec_")
+    assert "no-store" in [d.strip() for d in response["Cache-Control"].split(",")]
+
+
+def _nested(levels: int):
+    value = "sync.failed"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_it_still_lists_and_shows_endpoints_when_a_stored_one_is_broken(admin):
+    broken, fine = EndpointFactory(), EndpointFactory(event_types=["sync.failed"])
+    # Written behind the services' back: too deep to encode, and not a list of names.
+    Endpoint.objects.filter(pk=broken.pk).update(event_types=_nested(500))
+    listed = admin.get("/api/v1/webhook-endpoints")
+    assert listed.status_code == 200, listed.content[:300]
+    by_id = {e["id"]: e for e in listed.json()["data"]}
+    assert by_id[broken.pk]["event_types"] == ["_error: stored value is not a list of event types"]
+    assert by_id[fine.pk]["event_types"] == ["sync.failed"]
+    detail = admin.get(f"/api/v1/webhook-endpoints/{broken.pk}")
+    assert detail.status_code == 200 and detail.json()["event_types"] == by_id[broken.pk]["event_types"]
+
+
+def test_it_shows_a_delivery_whose_stored_payload_is_too_deep(admin):
+    delivery = DeliveryFactory()
+    Event.objects.filter(pk=delivery.event_id).update(payload={"data": _nested(500)})
+    response = admin.get(f"/api/v1/webhook-deliveries/{delivery.pk}")
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["payload"] == {"_error": "stored value nested too deep to render"}
