@@ -4,6 +4,7 @@ Every route here takes a connection token and sees only that token's connection:
 connection's record or run id answers 404, exactly like an id that does not exist.
 """
 
+import logging
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -22,11 +23,14 @@ from config.api_idempotency import HEADER, idempotency_key_check, idempotent_cal
 from config.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, cursor_encode, keyset_page
 from config.api_types import Timestamp
 from config.errors import CatalogError
+from config.json_limits import TOO_DEEP_PLACEHOLDER, json_for_output
 from connections.connectors.entities import ENTITIES, entity_path
 from syncs.models import SyncRun, Trigger
 from syncs.selectors import (change_seq_now, record_get, record_list, sync_run_get, sync_run_list,
                              sync_run_payload, sync_status)
 from syncs.services import sync_run_cancel, sync_trigger
+
+log = logging.getLogger(__name__)
 
 records_router = Router(auth=connection_token, tags=["Records"])
 syncs_router = Router(auth=connection_token, tags=["Syncs"])
@@ -180,6 +184,28 @@ def _record_item(record_id, data: dict, modified_at, deleted_at, raw=None, *, in
     return item
 
 
+def _stored_json(text: str, *, what: str):
+    """A JSON column read as text; deeper than orjson reads (only a row written behind the
+    engine's back can be) becomes the placeholder instead of failing the page."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        log.warning("%s cannot be read back; rendered as a placeholder", what)
+        return dict(TOO_DEEP_PLACEHOLDER)
+
+
+def _records_bytes(body: dict, items: list[dict]) -> bytes:
+    """The response, encoded. Checking every record's depth would cost every page, so only a
+    page the encoder refuses (orjson stops at 254 levels) is rendered field by field."""
+    try:
+        return json_bytes(body)
+    except TypeError:
+        for item in items:
+            for name, value in item.items():
+                item[name] = json_for_output(value, what=f"record {item['id']} {name}")
+        return json_bytes(body)
+
+
 def _record_routes(entity: str) -> None:
     schema = RECORD_SCHEMAS[entity]
     path = entity_path(entity)
@@ -206,11 +232,12 @@ def _record_routes(entity: str) -> None:
                            cursor=params.cursor, page_size=params.page_size, values=fields)
         poll_cursor = page.last_cursor or params.cursor or cursor_encode(
             kind=kind, values=[change_seq_now(connection=connection_of(request), entity=entity), MAX_UUID])
-        data = [_record_item(row[0], orjson.loads(row[1]), row[2], row[3],
-                             orjson.loads(row[4]) if params.include_raw else None, include_raw=params.include_raw)
+        data = [_record_item(row[0], _stored_json(row[1], what=f"record {row[0]} data"), row[2], row[3],
+                             _stored_json(row[4], what=f"record {row[0]} raw") if params.include_raw else None,
+                             include_raw=params.include_raw)
                 for row in page.items]
-        return HttpResponse(json_bytes({"data": data, "next_cursor": page.next_cursor, "poll_cursor": poll_cursor}),
-                            content_type="application/json")
+        body = {"data": data, "next_cursor": page.next_cursor, "poll_cursor": poll_cursor}
+        return HttpResponse(_records_bytes(body, data), content_type="application/json")
 
     def get_record(request: HttpRequest, record_id: UUID, params: Query[RecordDetailQuery]):
         record = record_get(connection=connection_of(request), entity=entity, record_id=record_id)
@@ -218,7 +245,7 @@ def _record_routes(entity: str) -> None:
             raise CatalogError("NOT_FOUND", f"No {label[:-1] if label.endswith('s') else label} {record_id}.")
         item = _record_item(record.pk, record.data, record.modified_at, record.deleted_at, record.raw,
                             include_raw=params.include_raw)
-        return HttpResponse(json_bytes(item), content_type="application/json")
+        return HttpResponse(_records_bytes(item, [item]), content_type="application/json")
 
     list_records.__name__ = f"list_{entity}"
     get_record.__name__ = f"get_{entity}"

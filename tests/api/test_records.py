@@ -2,6 +2,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection as db
 from django.utils import timezone
 
 from connections.connectors.entities import ENTITIES, entity_path
@@ -219,3 +220,42 @@ def test_it_never_shows_another_connections_records(api, other_connection, entit
     foreign = make_records(other_connection, entity, 3)
     assert api.get(f"/api/v1/{entity_path(entity)}", {"include_deleted": "true"}).json()["data"] == []
     assert_error(api.get(f"/api/v1/{entity_path(entity)}/{foreign[0].id}"), "NOT_FOUND")
+
+
+def _nested(levels: int):
+    value = 1
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+PLACEHOLDER = {"_error": "stored value nested too deep to render"}
+
+
+def test_it_still_lists_and_shows_records_when_a_stored_one_is_too_deep(api, connection):
+    broken, fine, _ = make_records(connection, "vendors", 3)
+    # Written behind the engine's back: deeper than the JSON encoder goes.
+    Record.objects.filter(pk=broken.pk).update(data={**broken.data, "custom_fields": _nested(300)},
+                                               raw=_nested(500))
+    response = api.get("/api/v1/vendors", {"include_raw": "true"})
+    assert response.status_code == 200, response.content[:300]
+    by_id = {item["id"]: item for item in response.json()["data"]}
+    assert by_id[str(broken.pk)]["custom_fields"] == by_id[str(broken.pk)]["raw"] == PLACEHOLDER
+    assert by_id[str(broken.pk)]["remote_id"] == broken.remote_id
+    assert by_id[str(fine.pk)]["raw"] == fine.raw and by_id[str(fine.pk)]["custom_fields"] == {"version": 0}
+    detail = api.get(f"/api/v1/vendors/{broken.pk}", {"include_raw": "true"})
+    assert detail.status_code == 200 and detail.json()["raw"] == PLACEHOLDER
+
+
+def test_it_still_lists_records_when_a_stored_one_is_too_deep_to_parse(api, connection):
+    broken, fine = make_records(connection, "vendors", 2)
+    levels = 2000  # past orjson's parser and the ORM's json.loads: only raw SQL can store it
+    text = '{"a": ' * levels + "1" + "}" * levels
+    cast = "CAST(%s AS jsonb)" if db.vendor == "postgresql" else "%s"
+    with db.cursor() as cursor:
+        cursor.execute(f"UPDATE {Record._meta.db_table} SET raw = {cast} WHERE id = %s", [text, broken.pk.hex
+                       if db.vendor == "sqlite" else broken.pk])
+    response = api.get("/api/v1/vendors", {"include_raw": "true"})
+    assert response.status_code == 200, response.content[:300]
+    by_id = {item["id"]: item for item in response.json()["data"]}
+    assert by_id[str(broken.pk)]["raw"] == PLACEHOLDER and by_id[str(fine.pk)]["raw"] == fine.raw
