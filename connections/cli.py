@@ -7,6 +7,7 @@ import uuid
 from django.core.management.base import CommandError
 
 from config.errors import CatalogError
+from config.json_limits import MAX_DEPTH
 from connections.audit import Actor
 from connections.models import Connection
 
@@ -22,6 +23,9 @@ def json_argument(value: str | None, *, name: str) -> dict:
         parsed = json.loads(value)
     except json.JSONDecodeError as exc:
         raise CommandError(f"VALIDATION_FAILED: --{name} is not valid JSON ({exc.msg} at {exc.pos})") from None
+    except RecursionError:
+        # json.loads recurses per level; shallower input is bounded by the services' own check.
+        raise CommandError(f"VALIDATION_FAILED: --{name} is nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(parsed, dict):
         raise CommandError(f"VALIDATION_FAILED: --{name} must be a JSON object")
     return parsed
