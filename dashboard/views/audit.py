@@ -3,10 +3,10 @@ from django.shortcuts import render
 from dashboard.forms import parse_time
 from dashboard.selectors import audit as selectors
 from dashboard.selectors.common import parse_uuid
-from dashboard.views.common import dashboard_view, template_for
+from dashboard.views.common import VIEW_AUDIT, dashboard_view, template_for
 
 
-@dashboard_view
+@dashboard_view(VIEW_AUDIT)
 def audit_log(request):
     get = request.GET
     source = get.get("source", "")

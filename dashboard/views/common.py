@@ -20,27 +20,47 @@ PERM_SYNC = "connections.trigger_sync"  # Sync now, Full resync, Cancel, Retry
 PERM_MANAGE = "connections.manage_connection"  # connect, edit, pause/resume, test, rotate token, incidents
 PERM_WEBHOOKS = "webhooks.change_endpoint"  # test event, resend, replay, rotate secret, enable/disable
 
-
-def dashboard_view(view):
-    """Login required. An htmx request whose session ran out gets a full-page redirect to the
-    login page instead of the login form swapped into a fragment."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            if request.htmx:
-                return HttpResponseClientRedirect(redirect_to_login(request.get_full_path())["Location"])
-            return redirect_to_login(request.get_full_path())
-        response = view(request, *args, **kwargs)
-        # One URL answers a fragment or the whole page: caches and the back button must not mix them.
-        patch_vary_headers(response, ("HX-Request",))
-        return response
-
-    return wrapper
+# Reading a page takes staff plus the view permission of what it shows (issue 11, item 4): a login
+# alone no longer shows config, token prefixes, failures or the audit log.
+VIEW_CONNECTIONS = ("connections.view_connection",)
+VIEW_RUNS = ("syncs.view_syncrun",)
+VIEW_FAILURES = ("syncs.view_incident",)
+VIEW_AUDIT = ("connections.view_auditevent",)
+VIEW_WEBHOOKS = ("webhooks.view_endpoint", "webhooks.view_delivery")
+# The overview counts connections, runs, incidents and endpoints, but names only connections and
+# their runs (slowest, failing): those two are what it needs.
+VIEW_OVERVIEW = VIEW_CONNECTIONS + VIEW_RUNS
 
 
-def action_view(permission: str):
-    """A POST-only action: logged in, then the permission (403 without it, buttons are hidden too)."""
+def dashboard_view(permissions: tuple[str, ...]):
+    """Login required (an htmx request whose session ran out gets a full-page redirect to the login
+    page instead of the login form swapped into a fragment), then staff plus every permission
+    given: 403 otherwise, the same for a user who lacks one as for one who is not staff."""
+    if not isinstance(permissions, tuple):
+        raise TypeError("dashboard_view takes the permissions its page needs: @dashboard_view(VIEW_...)")
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if not request.user.is_authenticated:
+                if request.htmx:
+                    return HttpResponseClientRedirect(redirect_to_login(request.get_full_path())["Location"])
+                return redirect_to_login(request.get_full_path())
+            if not (request.user.is_staff and request.user.has_perms(permissions)):
+                raise PermissionDenied("needs staff and " + ", ".join(permissions))
+            response = view(request, *args, **kwargs)
+            # One URL answers a fragment or the whole page: caches and the back button must not mix them.
+            patch_vary_headers(response, ("HX-Request",))
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def action_view(permission: str, *, page: tuple[str, ...]):
+    """A POST-only action: the permission of its page (the answer re-renders it), then its own
+    (403 without it, buttons are hidden too)."""
 
     def decorate(view):
         @functools.wraps(view)
@@ -49,7 +69,7 @@ def action_view(permission: str):
                 raise PermissionDenied(f"needs {permission}")
             return view(request, *args, **kwargs)
 
-        return dashboard_view(require_POST(wrapper))
+        return dashboard_view(page)(require_POST(wrapper))
 
     return decorate
 

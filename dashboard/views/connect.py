@@ -9,7 +9,8 @@ from connections.connectors.registry import connector_catalogue, connector_class
 from connections.services import connection_create
 from dashboard import services as dashboard_services
 from dashboard.forms import ConnectForm
-from dashboard.views.common import PERM_MANAGE, Flash, action_view, actor_for, dashboard_view, no_store
+from dashboard.views.common import (PERM_MANAGE, VIEW_CONNECTIONS, Flash, action_view, actor_for, dashboard_view,
+                                    no_store)
 
 
 def _connector(key: str):
@@ -19,12 +20,12 @@ def _connector(key: str):
         raise Http404(f"no connector {key!r}") from None
 
 
-@dashboard_view
+@dashboard_view(VIEW_CONNECTIONS)
 def connector_pick(request):
     return render(request, "dashboard/connect.html", {"catalogue": connector_catalogue()})
 
 
-@dashboard_view
+@dashboard_view(VIEW_CONNECTIONS)
 def connect_form(request, key):
     """GET shows the form; POST (Save) creates the connection and shows its token once."""
     connector = _connector(key)
@@ -55,7 +56,7 @@ def connect_form(request, key):
                   {"connector": connector.catalogue_entry(), "form": form, "flash": flash}, status=400)
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_CONNECTIONS)
 def connect_test(request, key):
     """Test connection: checks the settings upstream without saving; the outcome shows inline."""
     connector = _connector(key)

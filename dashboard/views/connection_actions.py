@@ -12,8 +12,9 @@ from connections.models import Connection
 from dashboard import services as dashboard_services
 from dashboard.forms import ConnectionSettingsForm, CredentialsForm
 from dashboard.selectors import connections as selectors
-from dashboard.views.common import (PERM_MANAGE, PERM_SYNC, Flash, action_view, actor_for, attempt, dashboard_view,
-                                    flash_navigate, flash_redirect, no_store, require_perm, template_for)
+from dashboard.views.common import (PERM_MANAGE, PERM_SYNC, VIEW_CONNECTIONS, VIEW_RUNS, Flash, action_view, actor_for,
+                                    attempt, dashboard_view, flash_navigate, flash_redirect, no_store, require_perm,
+                                    template_for)
 from dashboard.views.connections import detail_context
 from syncs import services as sync_services
 from syncs.models import Mode, SyncRun, Trigger
@@ -51,7 +52,7 @@ def _sync_text(results, mode: str) -> str:
     return " ".join(parts) or "Nothing to sync."
 
 
-@action_view(PERM_SYNC)
+@action_view(PERM_SYNC, page=VIEW_CONNECTIONS)
 def connection_sync(request, connection_id):
     """Sync now / Full resync, for one entity (`entity`) or all enabled ones."""
     connection = selectors.connection_get(connection_id=connection_id)
@@ -64,7 +65,7 @@ def connection_sync(request, connection_id):
     return _answer_live(request, connection, flash)
 
 
-@action_view(PERM_SYNC)
+@action_view(PERM_SYNC, page=VIEW_CONNECTIONS + VIEW_RUNS)  # answers the live region or the run page
 def run_cancel(request, run_id):
     run = get_object_or_404(SyncRun.objects.select_related("connection__customer"), pk=run_id)
     flash = attempt(lambda: sync_services.sync_run_cancel(run=run, actor=actor_for(request)),
@@ -77,7 +78,7 @@ def run_cancel(request, run_id):
     return answer_run(request, run, flash)
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_CONNECTIONS)
 def connection_pause(request, connection_id):
     connection = selectors.connection_get(connection_id=connection_id)
     flash = attempt(lambda: connection_services.connection_pause(
@@ -86,7 +87,7 @@ def connection_pause(request, connection_id):
     return _answer_page(request, connection, flash)
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_CONNECTIONS)
 def connection_resume(request, connection_id):
     connection = selectors.connection_get(connection_id=connection_id)
     flash = attempt(lambda: connection_services.connection_resume(connection=connection, actor=actor_for(request)),
@@ -94,7 +95,7 @@ def connection_resume(request, connection_id):
     return _answer_page(request, connection, flash)
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_CONNECTIONS)
 def connection_test(request, connection_id):
     connection = selectors.connection_get(connection_id=connection_id)
     result = dashboard_services.connection_test_audited(connection=connection, actor=actor_for(request))
@@ -102,7 +103,7 @@ def connection_test(request, connection_id):
     return _answer_page(request, connection, flash)
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_CONNECTIONS)
 def connection_rotate_token(request, connection_id):
     """The new token is in this response only, so there is no redirect even without htmx."""
     connection = selectors.connection_get(connection_id=connection_id)
@@ -116,7 +117,7 @@ def connection_rotate_token(request, connection_id):
     return no_store(render(request, template, detail_context(request, connection, flash=flash, new_token=token)))
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_CONNECTIONS)
 def connection_settings(request, connection_id):
     """Edits interval, history_days and entities; invalid input comes back with field errors."""
     connection = selectors.connection_get(connection_id=connection_id)
@@ -137,7 +138,7 @@ def connection_settings(request, connection_id):
                                                     settings_open=True))
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_CONNECTIONS)
 def connection_credentials(request, connection_id):
     """Reauthorize / update credentials: checked upstream before they replace the stored ones;
     good ones lift auth_failed. A refusal comes back inline in the form, with its catalogued code,
@@ -169,7 +170,7 @@ def connection_credentials(request, connection_id):
                   status=200 if request.htmx else 400)
 
 
-@dashboard_view
+@dashboard_view(VIEW_CONNECTIONS)
 @require_http_methods(["GET", "POST"])
 def connection_disconnect(request, connection_id):
     """GET asks for confirmation on a page of its own (so it works without JavaScript) and says

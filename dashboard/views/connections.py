@@ -5,12 +5,12 @@ from django.shortcuts import render
 
 from dashboard.forms import ConnectionSettingsForm, CredentialsForm
 from dashboard.selectors import connections as selectors
-from dashboard.views.common import dashboard_view, template_for
+from dashboard.views.common import VIEW_CONNECTIONS, dashboard_view, template_for
 
 PER_PAGE = 50
 
 
-@dashboard_view
+@dashboard_view(VIEW_CONNECTIONS)
 def connection_list(request):
     filters = {name: request.GET.get(name, "").strip() for name in ("q", "status", "connector", "customer")}
     page = Paginator(selectors.connection_search(**filters), PER_PAGE).get_page(request.GET.get("page"))
@@ -40,14 +40,14 @@ def detail_context(request, connection, **extra) -> dict:
     return context
 
 
-@dashboard_view
+@dashboard_view(VIEW_CONNECTIONS)
 def connection_detail(request, connection_id):
     connection = selectors.connection_get(connection_id=connection_id)
     return render(request, template_for(request, "dashboard/connection.html", "connection"),
                   detail_context(request, connection))
 
 
-@dashboard_view
+@dashboard_view(VIEW_CONNECTIONS)
 def connection_live(request, connection_id):
     """The entity table and recent runs, polled every 2 s while a run is queued or running."""
     connection = selectors.connection_get(connection_id=connection_id)

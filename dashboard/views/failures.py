@@ -9,8 +9,8 @@ from django.urls import reverse
 from dashboard import services as dashboard_services
 from dashboard.selectors import failures as selectors
 from dashboard.selectors.common import parse_uuid
-from dashboard.views.common import (PERM_MANAGE, Flash, action_view, actor_for, dashboard_view, flash_redirect,
-                                    wants_fragment)
+from dashboard.views.common import (PERM_MANAGE, VIEW_CONNECTIONS, VIEW_FAILURES, Flash, action_view, actor_for,
+                                    dashboard_view, flash_redirect, wants_fragment)
 from syncs.models import Incident
 
 
@@ -33,7 +33,7 @@ def _render(request, *, flash: Flash | None = None, partial: bool = False):
     return render(request, template, context)
 
 
-@dashboard_view
+@dashboard_view(VIEW_FAILURES)
 def failures(request):
     return _render(request, partial=wants_fragment(request))
 
@@ -51,12 +51,12 @@ def _group_action(request, service, verb: str):
     return flash_redirect(request, flash, reverse("dashboard:failures"))
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_FAILURES)
 def group_acknowledge(request):
     return _group_action(request, dashboard_services.incidents_acknowledge, "Acknowledged")
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_FAILURES)
 def group_resolve(request):
     return _group_action(request, dashboard_services.incidents_resolve, "Resolved")
 
@@ -76,11 +76,11 @@ def _incident_action(request, incident_id, service, verb: str):
     return flash_redirect(request, flash, reverse("dashboard:connection", args=[connection.pk]))
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_FAILURES + VIEW_CONNECTIONS)
 def incident_acknowledge(request, incident_id):
     return _incident_action(request, incident_id, dashboard_services.incidents_acknowledge, "Acknowledged")
 
 
-@action_view(PERM_MANAGE)
+@action_view(PERM_MANAGE, page=VIEW_FAILURES + VIEW_CONNECTIONS)
 def incident_resolve(request, incident_id):
     return _incident_action(request, incident_id, dashboard_services.incidents_resolve, "Resolved")

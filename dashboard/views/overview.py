@@ -2,10 +2,10 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from dashboard.selectors import overview as selectors
-from dashboard.views.common import dashboard_view, template_for
+from dashboard.views.common import VIEW_OVERVIEW, dashboard_view, template_for
 
 
-@dashboard_view
+@dashboard_view(VIEW_OVERVIEW)
 def overview(request):
     now = timezone.now()
     context = {

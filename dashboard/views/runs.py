@@ -7,7 +7,7 @@ from config.errors import CatalogError
 from connections.models import Connection
 from dashboard.forms import parse_time
 from dashboard.selectors import runs as selectors
-from dashboard.views.common import (PERM_SYNC, Flash, action_view, actor_for, dashboard_view, flash_redirect,
+from dashboard.views.common import (PERM_SYNC, VIEW_RUNS, Flash, action_view, actor_for, dashboard_view, flash_redirect,
                                     template_for)
 from syncs import services as sync_services
 from syncs.models import SyncRun
@@ -28,7 +28,7 @@ def _filters(request) -> selectors.RunFilters:
         since=parse_time(get.get("since")), until=parse_time(get.get("until")))
 
 
-@dashboard_view
+@dashboard_view(VIEW_RUNS)
 def run_list(request):
     filters = _filters(request)
     page = selectors.run_list(filters=filters, cursor=request.GET.get("cursor"))
@@ -45,7 +45,7 @@ def run_context(run: SyncRun, **extra) -> dict:
     return {"run": run, **selectors.run_related(run=run), **extra}
 
 
-@dashboard_view
+@dashboard_view(VIEW_RUNS)
 def run_detail(request, run_id):
     run = selectors.run_get(run_id=run_id)
     return render(request, template_for(request, "dashboard/run.html", "run"), run_context(run))
@@ -58,7 +58,7 @@ def answer_run(request, run: SyncRun, flash: Flash, *, new_run: SyncRun | None =
     return flash_redirect(request, flash, reverse("dashboard:run", args=[(new_run or run).pk]))
 
 
-@action_view(PERM_SYNC)
+@action_view(PERM_SYNC, page=VIEW_RUNS)
 def run_retry(request, run_id):
     """Queues the same entity and mode again; it resumes from this run's checkpoint when it can."""
     run = get_object_or_404(SyncRun.objects.select_related("connection__customer"), pk=run_id)

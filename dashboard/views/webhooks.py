@@ -15,14 +15,14 @@ from dashboard.forms import EndpointForm, parse_time
 from dashboard.selectors import webhooks as selectors
 from dashboard.selectors.common import parse_uuid
 from dashboard.selectors.connections import connection_scope_choices
-from dashboard.views.common import (PERM_WEBHOOKS, Flash, action_view, actor_for, attempt, dashboard_view,
-                                    flash_navigate, flash_redirect, no_store, require_perm, template_for,
-                                    wants_fragment)
+from dashboard.views.common import (PERM_WEBHOOKS, VIEW_WEBHOOKS, Flash, action_view, actor_for, attempt,
+                                    dashboard_view, flash_navigate, flash_redirect, no_store, require_perm,
+                                    template_for, wants_fragment)
 from webhooks import services as webhook_services
 from webhooks.models import Delivery
 
 
-@dashboard_view
+@dashboard_view(VIEW_WEBHOOKS)
 def endpoint_list(request):
     state = request.GET.get("state", "")
     context = {"page": selectors.endpoint_page(state=state, page=request.GET.get("page") or 1), "state": state,
@@ -39,7 +39,7 @@ def endpoint_context(request, endpoint_id: int, **extra) -> dict:
             "replay_since": timezone.now() - timedelta(hours=24), **extra}
 
 
-@dashboard_view
+@dashboard_view(VIEW_WEBHOOKS)
 def endpoint_detail(request, endpoint_id):
     partial = "deliveries" if wants_fragment(request) and request.htmx.target == "deliveries" else "endpoint"
     return render(request, template_for(request, "dashboard/webhooks/endpoint.html", partial),
@@ -53,7 +53,7 @@ def _answer_endpoint(request, endpoint_id: int, flash: Flash):
     return flash_redirect(request, flash, reverse("dashboard:webhook", args=[endpoint_id]))
 
 
-@action_view(PERM_WEBHOOKS)
+@action_view(PERM_WEBHOOKS, page=VIEW_WEBHOOKS)
 def endpoint_test(request, endpoint_id):
     endpoint = selectors.endpoint_for_action(endpoint_id=endpoint_id)
     flash = attempt(lambda: webhook_services.endpoint_send_test(endpoint=endpoint, actor=actor_for(request)),
@@ -61,7 +61,7 @@ def endpoint_test(request, endpoint_id):
     return _answer_endpoint(request, endpoint.pk, flash)
 
 
-@action_view(PERM_WEBHOOKS)
+@action_view(PERM_WEBHOOKS, page=VIEW_WEBHOOKS)
 def endpoint_enable(request, endpoint_id):
     endpoint = selectors.endpoint_for_action(endpoint_id=endpoint_id)
     flash = attempt(lambda: webhook_services.endpoint_enable(endpoint=endpoint, actor=actor_for(request)),
@@ -69,7 +69,7 @@ def endpoint_enable(request, endpoint_id):
     return _answer_endpoint(request, endpoint.pk, flash)
 
 
-@action_view(PERM_WEBHOOKS)
+@action_view(PERM_WEBHOOKS, page=VIEW_WEBHOOKS)
 def endpoint_disable(request, endpoint_id):
     endpoint = selectors.endpoint_for_action(endpoint_id=endpoint_id)
     flash = attempt(lambda: webhook_services.endpoint_disable(endpoint=endpoint, actor=actor_for(request),
@@ -78,7 +78,7 @@ def endpoint_disable(request, endpoint_id):
     return _answer_endpoint(request, endpoint.pk, flash)
 
 
-@action_view(PERM_WEBHOOKS)
+@action_view(PERM_WEBHOOKS, page=VIEW_WEBHOOKS)
 def endpoint_replay(request, endpoint_id):
     endpoint = selectors.endpoint_for_action(endpoint_id=endpoint_id)
     since = parse_time(request.POST.get("since"))
@@ -92,7 +92,7 @@ def endpoint_replay(request, endpoint_id):
     return _answer_endpoint(request, endpoint.pk, flash)
 
 
-@action_view(PERM_WEBHOOKS)
+@action_view(PERM_WEBHOOKS, page=VIEW_WEBHOOKS)
 def endpoint_rotate_secret(request, endpoint_id):
     """The new secret is only in this response, so it is rendered, never redirected to."""
     endpoint = selectors.endpoint_for_action(endpoint_id=endpoint_id)
@@ -106,13 +106,13 @@ def endpoint_rotate_secret(request, endpoint_id):
     return no_store(render(request, template, endpoint_context(request, endpoint.pk, flash=flash, new_secret=secret)))
 
 
-@dashboard_view
+@dashboard_view(VIEW_WEBHOOKS)
 def delivery_detail(request, delivery_id):
     delivery = selectors.delivery_get(delivery_id=delivery_id)
     return render(request, template_for(request, "dashboard/webhooks/delivery.html", "delivery"), {"delivery": delivery})
 
 
-@action_view(PERM_WEBHOOKS)
+@action_view(PERM_WEBHOOKS, page=VIEW_WEBHOOKS)
 def delivery_resend(request, delivery_id):
     delivery = selectors.delivery_get(delivery_id=delivery_id)
     flash = attempt(lambda: webhook_services.delivery_resend(delivery=delivery, actor=actor_for(request)),
@@ -159,7 +159,7 @@ def _endpoint_page(request, endpoint_id: int, **extra):
     return response
 
 
-@dashboard_view
+@dashboard_view(VIEW_WEBHOOKS)
 @require_http_methods(["GET", "POST"])
 def endpoint_create(request):
     """Add endpoint. `?connection=<id>` (from a connection's page) preselects the scope. The new
@@ -180,7 +180,7 @@ def endpoint_create(request):
     return no_store(_endpoint_page(request, endpoint.pk, flash=flash, new_secret=secret, new_endpoint=True))
 
 
-@dashboard_view
+@dashboard_view(VIEW_WEBHOOKS)
 @require_http_methods(["GET", "POST"])
 def endpoint_edit(request, endpoint_id):
     """URL, description, event types and scope; the signing secret stays as it is."""
@@ -202,7 +202,7 @@ def endpoint_edit(request, endpoint_id):
     return flash_redirect(request, flash, reverse("dashboard:webhook", args=[endpoint.pk]))
 
 
-@dashboard_view
+@dashboard_view(VIEW_WEBHOOKS)
 @require_http_methods(["GET", "POST"])
 def endpoint_delete(request, endpoint_id):
     """GET asks for confirmation on a page of its own (it works without JavaScript); POST deletes

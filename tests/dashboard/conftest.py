@@ -1,7 +1,7 @@
 import pytest
 
 from tests.conftest import shares_its_clock
-from tests.dashboard.factories import OPERATOR_PERMISSIONS, grant
+from tests.dashboard.factories import OPERATOR_PERMISSIONS, VIEW_PERMISSIONS, grant
 
 
 @pytest.fixture(autouse=True)
@@ -15,8 +15,9 @@ def dashboard_clock(request):
 
 @pytest.fixture
 def viewer(django_user_model):
-    """Logged in, no permissions: sees every page, no action buttons."""
-    return django_user_model.objects.create_user("viewer", "viewer@example.com", "pw")
+    """Staff with the view permissions only: sees every page, no action buttons."""
+    return grant(django_user_model.objects.create_user("viewer", "viewer@example.com", "pw", is_staff=True),
+                 *VIEW_PERMISSIONS)
 
 
 @pytest.fixture
@@ -28,7 +29,8 @@ def viewer_client(client, viewer):
 @pytest.fixture
 def operator(django_user_model):
     """An ops engineer with the dashboard's action permissions, not a superuser."""
-    return grant(django_user_model.objects.create_user("operator", "op@example.com", "pw"), *OPERATOR_PERMISSIONS)
+    return grant(django_user_model.objects.create_user("operator", "op@example.com", "pw", is_staff=True),
+                 *OPERATOR_PERMISSIONS)
 
 
 @pytest.fixture

@@ -13,7 +13,11 @@ from tests.syncs.factories import sandbox_connection
 
 # Headers of an htmx request (the HX-Request header as the test client spells it).
 HTMX = {"HTTP_HX_REQUEST": "true"}
-OPERATOR_PERMISSIONS = ("connections.trigger_sync", "connections.manage_connection", "webhooks.change_endpoint")
+# What every dashboard page needs to be read (dashboard/views/common.py: VIEW_*), besides is_staff.
+VIEW_PERMISSIONS = ("connections.view_connection", "syncs.view_syncrun", "syncs.view_incident",
+                    "connections.view_auditevent", "webhooks.view_endpoint", "webhooks.view_delivery")
+OPERATOR_PERMISSIONS = VIEW_PERMISSIONS + ("connections.trigger_sync", "connections.manage_connection",
+                                           "webhooks.change_endpoint")
 
 
 def grant(user, *perms: str):

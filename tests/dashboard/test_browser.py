@@ -45,7 +45,7 @@ def browser():
 
 @pytest.fixture
 def operator_login(django_user_model, transactional_db):
-    user = django_user_model.objects.create_user("ops", "ops@example.com", "a-long-password")
+    user = django_user_model.objects.create_user("ops", "ops@example.com", "a-long-password", is_staff=True)
     return grant(user, *OPERATOR_PERMISSIONS)
 
 
