@@ -228,10 +228,12 @@ def _record_routes(entity: str) -> None:
             records = records.annotate(raw_text=Cast("raw", TextField()))
             fields.append("raw_text")
         kind = f"changes:{entity}"
+        # Read before the page: a change committed between the two reads then lies after this
+        # position, where the client will find it; read after, it could fall behind it.
+        start = None if params.cursor else change_seq_now(connection=connection_of(request), entity=entity)
         page = keyset_page(records, kind=kind, fields=("change_seq", "id"), descending=False,
                            cursor=params.cursor, page_size=params.page_size, values=fields)
-        poll_cursor = page.last_cursor or params.cursor or cursor_encode(
-            kind=kind, values=[change_seq_now(connection=connection_of(request), entity=entity), MAX_UUID])
+        poll_cursor = page.last_cursor or params.cursor or cursor_encode(kind=kind, values=[start, MAX_UUID])
         data = [_record_item(row[0], _stored_json(row[1], what=f"record {row[0]} data"), row[2], row[3],
                              _stored_json(row[4], what=f"record {row[0]} raw") if params.include_raw else None,
                              include_raw=params.include_raw)

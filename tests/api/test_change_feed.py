@@ -158,3 +158,23 @@ def test_it_numbers_changes_where_the_database_cannot_return_from_an_update(api,
     assert [item["remote_id"] for item in items] == ["V2"]
     assert list(Record.objects.filter(connection=connection).order_by("change_seq").values_list(
         "remote_id", flat=True)) == ["V1", "V2"]
+
+
+@pytest.mark.django_db
+def test_it_gives_an_empty_feed_a_poll_cursor_that_cannot_pass_a_change_committed_meanwhile(
+        api, connection, monkeypatch):
+    from syncs import api as records_api
+
+    real_page = records_api.keyset_page
+
+    def page_then_a_commit(*args, **kwargs):
+        page = real_page(*args, **kwargs)  # empty: nothing written yet
+        write(connection, {"V1": 1}, now=timezone.now())  # a sync commits right after the read
+        return page
+
+    monkeypatch.setattr(records_api, "keyset_page", page_then_a_commit)
+    body = api.get(PATH, {"include_deleted": "true"}).json()
+    assert body["data"] == []
+    monkeypatch.setattr(records_api, "keyset_page", real_page)
+    items, _ = poll(api, body["poll_cursor"])
+    assert [item["remote_id"] for item in items] == ["V1"]
