@@ -181,8 +181,10 @@ def connection_update(*, connection: Connection, actor: Actor, name: str | None 
     new_config = connection.config
     if config is not None or credentials is not None:
         new_config = cls.validate(config={**connection.config, **(config or {})}, credentials=new_credentials)
-    connection_numbers_validate(sync_interval_minutes=sync_interval_minutes or connection.sync_interval_minutes,
-                                history_days=history_days or connection.history_days)
+    # `is None`, not `or`: a 0 given is a value to refuse, not an absent one.
+    interval = connection.sync_interval_minutes if sync_interval_minutes is None else sync_interval_minutes
+    connection_numbers_validate(sync_interval_minutes=interval,
+                                history_days=connection.history_days if history_days is None else history_days)
     new_entities = None if entities is None else connection_entities_validate(supported=cls.entities,
                                                                               entities=entities)
     if credentials is not None:

@@ -99,3 +99,13 @@ def test_it_refuses_an_update_with_json_too_deep_and_changes_nothing(field):
     conn.refresh_from_db()
     assert (conn.name, conn.config, conn.credentials, conn.metadata) == ("Sandbox", *before)
     assert not AuditEvent.objects.filter(action="connection.updated").exists()
+
+
+@pytest.mark.parametrize("numbers", [{"sync_interval_minutes": 0}, {"history_days": 0}])
+def test_it_refuses_an_update_to_a_zero_interval_or_history(numbers):
+    conn = sandbox_connection()
+    with pytest.raises(CatalogError) as exc:
+        connection_update(connection=conn, actor=TEST_ACTOR, **numbers)
+    assert set(exc.value.details["fields"]) == set(numbers)
+    conn.refresh_from_db()
+    assert (conn.sync_interval_minutes, conn.history_days) == (60, 90)
