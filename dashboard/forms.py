@@ -7,8 +7,10 @@ from django import forms
 from config.errors import CatalogError
 from connections.connectors.base import ConfigField, Connector
 from connections.connectors.entities import ENTITIES
-from connections.models import Connection
-from dashboard.selectors.common import parse_uuid
+from connections.models import AuditEvent, Connection
+from dashboard.selectors.common import aware_utc, parse_uuid
+from syncs.models import Incident, SyncRun, Trigger
+from webhooks.models import Delivery
 from webhooks.services import EVENT_TYPES
 
 GROUPS = ("config", "credentials")
@@ -180,11 +182,97 @@ class EndpointForm(forms.Form):
 
 
 def parse_time(value: str | None) -> datetime | None:
-    """A `datetime-local` input (taken as UTC) or an ISO time; None when blank or unreadable."""
+    """A `datetime-local` input (taken as UTC) or an ISO time, in UTC; None when blank, unreadable
+    or outside what the database stores ("9999-12-31T23:59-14:00" is past year 9999 in UTC)."""
     if not value:
         return None
     try:
         moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+# --- list filters ---------------------------------------------------------------------------------
+# A list page's query string goes through one of these forms. A value that does not parse is
+# dropped (that filter is off), never handed to a query: `?customer=①` or a NUL must not be a 500.
+
+
+class FilterText(forms.CharField):
+    """Free text: stripped, bounded, no NUL (CharField refuses it; PostgreSQL cannot store it)."""
+
+    def __init__(self, max_length: int = 200, **kwargs):
+        super().__init__(max_length=max_length, required=False, **kwargs)
+
+
+class FilterField(forms.Field):
+    """Optional; a value it cannot read becomes None (no filter) in to_python."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+
+class FilterTime(FilterField):
+    def to_python(self, value):
+        return parse_time(value)
+
+
+class FilterUUID(FilterField):
+    def to_python(self, value):
+        return parse_uuid(value) if value and len(value) <= 64 else None
+
+
+def _choice(values) -> forms.ChoiceField:
+    return forms.ChoiceField(choices=[("", "")] + [(v, v) for v in values], required=False)
+
+
+class FilterForm(forms.Form):
+    def __init__(self, query):
+        super().__init__(query)
+
+    def values(self) -> dict:
+        """Every field: its cleaned value, or its blank one when the query's value was refused."""
+        self.is_valid()
+        return {name: self.cleaned_data[name] if name in self.cleaned_data else field.clean("")
+                for name, field in self.fields.items()}
+
+
+class ConnectionFilterForm(FilterForm):
+    q = FilterText()
+    status = _choice(Connection.Status.values)
+    connector = FilterText(max_length=100)
+    customer = FilterText()  # an id (ASCII digits only) or part of a name: connection_search tells
+
+
+class RunFilterForm(FilterForm):
+    status = _choice(SyncRun.Status.values)
+    entity = _choice(ENTITIES)
+    trigger = _choice(Trigger.values)
+    mode = _choice(["incremental", "full"])
+    connection = FilterUUID()
+    since = FilterTime()
+    until = FilterTime()
+
+
+class FailureFilterForm(FilterForm):
+    status = _choice(Incident.UNRESOLVED)
+    error_code = FilterText(max_length=100)
+    connection = FilterUUID()
+
+
+class AuditFilterForm(FilterForm):
+    source = _choice(AuditEvent.Source.values)
+    action = FilterText(max_length=100)
+    actor = FilterText()
+    connection = FilterUUID()
+    request_id = FilterText(max_length=100)
+    since = FilterTime()
+    until = FilterTime()
+
+
+class EndpointFilterForm(FilterForm):
+    state = _choice(["enabled", "failing", "disabled"])
+
+
+class DeliveryFilterForm(FilterForm):
+    status = _choice(Delivery.Status.values)

@@ -2,13 +2,17 @@
 never by OFFSET or a COUNT(*) over millions of rows."""
 
 import base64
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 
 PAGE_SIZE = 50
+# ASCII digits that fit a bigint: str.isdigit() and int() also take "²", "①" and "١٢٣".
+ID_PATTERN = re.compile(r"\A[0-9]{1,18}\Z")
+MAX_CURSOR = 200
 
 
 @dataclass(frozen=True)
@@ -24,14 +28,16 @@ def keyset_encode(*, moment: datetime, pk) -> str:
 
 def keyset_decode(cursor: str | None, *, pk_type=int) -> tuple[datetime, object] | None:
     """The (time, pk) a cursor stands for; None for a missing or tampered cursor (the first page)."""
-    if not cursor:
+    if not cursor or len(cursor) > MAX_CURSOR:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, pk = raw.split("|", 1)
-        return datetime.fromisoformat(moment), pk_type(pk)
-    except (ValueError, UnicodeDecodeError):
+        moment = aware_utc(datetime.fromisoformat(moment))
+        pk = parse_id(pk) if pk_type is int else pk_type(pk)
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
         return None
+    return (moment, pk) if moment is not None and pk is not None else None
 
 
 def keyset_page(queryset: QuerySet, *, time_field: str, cursor: str | None, limit: int = PAGE_SIZE,
@@ -55,4 +61,18 @@ def parse_uuid(value: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value)) if value else None
     except ValueError:
+        return None
+
+
+def parse_id(value: str | None) -> int | None:
+    return int(value) if value and ID_PATTERN.match(value) else None
+
+
+def aware_utc(moment: datetime) -> datetime | None:
+    """In UTC, or None when naive or out of range there ("0001-01-01T00:00+14:00" is year 0)."""
+    if moment.tzinfo is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
         return None

@@ -10,7 +10,7 @@ from config.errors import CatalogError
 from connections.connectors.base import Connector
 from connections.connectors.registry import connector_catalogue, connector_class
 from connections.models import AuditEvent, Connection, Customer
-from dashboard.selectors.common import parse_uuid
+from dashboard.selectors.common import parse_id, parse_uuid
 from syncs.models import Incident, SyncRun, SyncState
 
 RECENT_RUNS = 15
@@ -44,8 +44,8 @@ def connection_search(*, q: str = "", status: str = "", connector: str = "", cus
         connections = connections.filter(status=status)
     if connector:
         connections = connections.filter(connector=connector)
-    if customer.isdigit():
-        connections = connections.filter(customer_id=int(customer))
+    if (customer_id := parse_id(customer)) is not None:
+        connections = connections.filter(customer_id=customer_id)
     elif customer:
         connections = connections.filter(customer__name__icontains=customer)
     return connections

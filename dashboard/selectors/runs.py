@@ -7,7 +7,7 @@ from datetime import datetime
 from django.shortcuts import get_object_or_404
 
 from connections.connectors.entities import ENTITIES
-from dashboard.selectors.common import KeysetPage, keyset_page, parse_uuid
+from dashboard.selectors.common import KeysetPage, keyset_page
 from syncs.models import Incident, SyncRun, Trigger
 
 # Only the columns a list row shows: the JSON columns (timeline, checkpoint) can be large.
@@ -62,7 +62,3 @@ def run_related(*, run: SyncRun) -> dict:
         "resumed_by": list(SyncRun.objects.only("id", "status", "queued_at").filter(resumed_from=run)[:5]),
         "incidents": list(Incident.objects.filter(last_run=run)),
     }
-
-
-def connection_uuid(value: str | None) -> uuid.UUID | None:
-    return parse_uuid(value)

@@ -3,7 +3,7 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from dashboard.forms import ConnectionSettingsForm, CredentialsForm
+from dashboard.forms import ConnectionFilterForm, ConnectionSettingsForm, CredentialsForm
 from dashboard.selectors import connections as selectors
 from dashboard.views.common import VIEW_CONNECTIONS, dashboard_view, template_for
 
@@ -12,7 +12,7 @@ PER_PAGE = 50
 
 @dashboard_view(VIEW_CONNECTIONS)
 def connection_list(request):
-    filters = {name: request.GET.get(name, "").strip() for name in ("q", "status", "connector", "customer")}
+    filters = ConnectionFilterForm(request.GET).values()
     page = Paginator(selectors.connection_search(**filters), PER_PAGE).get_page(request.GET.get("page"))
     selectors.connection_rows_annotate(page.object_list)
     context = {"page": page, "filters": filters, "choices": selectors.connection_filter_choices(),

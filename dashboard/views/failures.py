@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from dashboard import services as dashboard_services
 from dashboard.selectors import failures as selectors
-from dashboard.selectors.common import parse_uuid
+from dashboard.forms import FailureFilterForm
 from dashboard.views.common import (PERM_MANAGE, VIEW_CONNECTIONS, VIEW_FAILURES, Flash, action_view, actor_for,
                                     dashboard_view, flash_redirect, wants_fragment)
 from syncs.models import Incident
@@ -19,14 +19,15 @@ def _query(request) -> QueryDict:
     if request.method == "GET":
         return request.GET
     current = request.htmx.current_url if request.htmx else ""
-    return QueryDict(urlsplit(current or "").query)
+    try:
+        return QueryDict(urlsplit(current or "").query)
+    except ValueError:  # the header is the client's: "http://[" is no URL
+        return QueryDict()
 
 
 def _render(request, *, flash: Flash | None = None, partial: bool = False):
     query = _query(request)
-    status = query.get("status", "")
-    filters = {"status": status if status in Incident.UNRESOLVED else "",
-               "error_code": query.get("error_code", "").strip(), "connection": parse_uuid(query.get("connection"))}
+    filters = FailureFilterForm(query).values()
     context = {"page": selectors.failure_groups(**filters, page=query.get("page") or 1), "filters": filters,
                "codes": selectors.failure_codes(), "flash": flash, "statuses": list(Incident.UNRESOLVED)}
     template = "dashboard/failures.html#groups" if partial else "dashboard/failures.html"
@@ -39,8 +40,8 @@ def failures(request):
 
 
 def _group_action(request, service, verb: str):
-    connection_id = parse_uuid(request.POST.get("connection"))
-    members = selectors.incident_group_members(connection_id=connection_id, error_code=request.POST.get("error_code", ""))
+    group = FailureFilterForm(request.POST).values()  # the same checks as the page's filters
+    members = selectors.incident_group_members(connection_id=group["connection"], error_code=group["error_code"])
     if not members:
         raise Http404("no unresolved incidents in this group")
     changed = service(incidents=members, actor=actor_for(request))

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from config.errors import CatalogError
 from connections.models import Connection
-from dashboard.forms import parse_time
+from dashboard.forms import RunFilterForm
 from dashboard.selectors import runs as selectors
 from dashboard.views.common import (PERM_SYNC, VIEW_RUNS, Flash, action_view, actor_for, dashboard_view, flash_redirect,
                                     template_for)
@@ -13,24 +13,9 @@ from syncs import services as sync_services
 from syncs.models import SyncRun
 
 
-def _choice(value: str, allowed) -> str:
-    return value if value in allowed else ""
-
-
-def _filters(request) -> selectors.RunFilters:
-    get, allowed = request.GET, selectors.run_filter_choices()
-    return selectors.RunFilters(
-        status=_choice(get.get("status", ""), allowed["statuses"]),
-        entity=_choice(get.get("entity", ""), allowed["entities"]),
-        trigger=_choice(get.get("trigger", ""), allowed["triggers"]),
-        mode=_choice(get.get("mode", ""), allowed["modes"]),
-        connection=selectors.connection_uuid(get.get("connection")),
-        since=parse_time(get.get("since")), until=parse_time(get.get("until")))
-
-
 @dashboard_view(VIEW_RUNS)
 def run_list(request):
-    filters = _filters(request)
+    filters = selectors.RunFilters(**RunFilterForm(request.GET).values())
     page = selectors.run_list(filters=filters, cursor=request.GET.get("cursor"))
     connection = None
     if filters.connection:

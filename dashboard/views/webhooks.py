@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import push_url
 
 from config.errors import CatalogError
-from dashboard.forms import EndpointForm, parse_time
+from dashboard.forms import DeliveryFilterForm, EndpointFilterForm, EndpointForm, parse_time
 from dashboard.selectors import webhooks as selectors
 from dashboard.selectors.common import parse_uuid
 from dashboard.selectors.connections import connection_scope_choices
@@ -24,16 +24,16 @@ from webhooks.models import Delivery
 
 @dashboard_view(VIEW_WEBHOOKS)
 def endpoint_list(request):
-    state = request.GET.get("state", "")
+    state = EndpointFilterForm(request.GET).values()["state"]
     context = {"page": selectors.endpoint_page(state=state, page=request.GET.get("page") or 1), "state": state,
                "states": ["enabled", "failing", "disabled"]}
     return render(request, template_for(request, "dashboard/webhooks/endpoints.html", "results"), context)
 
 
 def endpoint_context(request, endpoint_id: int, **extra) -> dict:
-    status = request.GET.get("status", "")
+    status = DeliveryFilterForm(request.GET).values()["status"]
     endpoint = selectors.endpoint_with_stats(endpoint_id=endpoint_id)
-    return {"endpoint": endpoint, "status": status if status in Delivery.Status.values else "",
+    return {"endpoint": endpoint, "status": status,
             "statuses": Delivery.Status.values,
             "deliveries": selectors.deliveries(endpoint=endpoint, status=status, cursor=request.GET.get("cursor")),
             "replay_since": timezone.now() - timedelta(hours=24), **extra}
