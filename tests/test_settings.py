@@ -1,6 +1,9 @@
 import json
 import os
+import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,3 +140,19 @@ def test_it_opens_the_test_database_owner_only():
         pytest.skip("the embedded default's SQLite only")
     connection.ensure_connection()
     assert mode(Path(connection.settings_dict["NAME"])) == 0o600
+
+
+TAKE_THE_WRITE_LOCK = "import sqlite3, sys; sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None).execute('BEGIN IMMEDIATE')"
+
+
+def test_it_keeps_the_locks_another_connection_of_this_process_holds(tmp_path, scratch_sqlite):
+    # Closing any descriptor of the database file drops this process's POSIX locks on it: the
+    # backend must never open the file itself, or two writers could corrupt it.
+    path = tmp_path / "db.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, held by this process
+    scratch_sqlite.settings_dict["OPTIONS"] = {}  # the rollback journal, whose locks are on this file
+    scratch_sqlite.ensure_connection()
+    other = subprocess.run([sys.executable, "-c", TAKE_THE_WRITE_LOCK, str(path)], capture_output=True, text=True)
+    holder.close()
+    assert other.returncode != 0 and "database is locked" in other.stderr, "another process took the write lock"

@@ -8,6 +8,7 @@ file's mode; ones left from before are tightened too.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 from django.db.backends.sqlite3 import base
@@ -16,16 +17,33 @@ OWNER_ONLY = 0o600
 
 
 def owner_only(path: Path) -> None:
-    """Create the database file (empty: SQLite takes it as a new database) or tighten it."""
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, OWNER_ONLY))
-    except FileNotFoundError:
-        return  # no such folder: SQLite will say so when it opens the file
+    """Create the database file (empty: SQLite takes it as a new database), then tighten every file."""
+    if not path.exists():
+        create_owner_only(path)
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         tighten(file)
 
 
+def create_owner_only(path: Path) -> None:
+    # Never open the database file itself: closing any descriptor of it drops every POSIX lock this
+    # process holds on it, so another connection's lock would silently go and the file could be
+    # corrupted (sqlite.org/howtocorrupt.html, 2.2). An empty file made 600 (mkstemp's mode) and
+    # closed, then linked into place, was never open as the database; the link refuses to clobber.
+    try:
+        descriptor, made = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except FileNotFoundError:
+        return  # no such folder: SQLite will say so when it opens the file
+    os.close(descriptor)
+    try:
+        os.link(made, path)
+    except FileExistsError:
+        pass  # another process or thread made it first
+    finally:
+        os.unlink(made)
+
+
 def tighten(path: Path) -> None:
+    """By path, never through a descriptor (see create_owner_only)."""
     try:
         stat = path.stat()
     except FileNotFoundError:
