@@ -19,24 +19,6 @@ from webhooks.models import Delivery, Endpoint
 pytestmark = pytest.mark.django_db
 
 OUR_APPS = {"connections", "syncs", "webhooks"}
-# Third-party actions that a view-only user may still run; each is reported to its app's owner.
-KNOWN_OPEN = {
-    "axes.AccessAttempt.cleanup_expired_attempts": "django-axes declares no permission (only view is "
-                                                    "checked) and answers 500 from the admin; not ours to edit",
-}
-
-
-def third_party_rows() -> None:
-    """One row for each model another app registers in the admin (django-axes, when installed)."""
-    if not apps.is_installed("axes"):
-        return
-    access = {"user_agent": "pytest", "ip_address": "127.0.0.1", "username": "someone", "http_accept": "*/*",
-              "path_info": "/admin/login/"}
-    apps.get_model("axes", "AccessAttempt").objects.create(**access, get_data="", post_data="", failures_since_start=1)
-    apps.get_model("axes", "AccessFailureLog").objects.create(**access)
-    apps.get_model("axes", "AccessLog").objects.create(**access)
-
-
 @pytest.fixture
 def one_of_each():
     """A row of every model the admin shows, each in a state its actions would change."""
@@ -55,7 +37,6 @@ def one_of_each():
     AttemptFactory(delivery__endpoint=EndpointFactory(connection=conn, secret="whsec_never-shown",
                                                       previous_secret="whsec_never-shown"))
     api_key_create(name="backend", actor=SYSTEM)
-    third_party_rows()
     return conn
 
 
@@ -83,9 +64,7 @@ def every_action():
     `delete_selected` included. `_get_base_actions` is what `get_actions` filters by permission."""
     for model, model_admin in admin.site._registry.items():
         for _func, name, _description in model_admin._get_base_actions():
-            key = f"{model._meta.label}.{name}"
-            marks = [pytest.mark.xfail(reason=KNOWN_OPEN[key], strict=True)] if key in KNOWN_OPEN else []
-            yield pytest.param(model, name, id=key, marks=marks)
+            yield pytest.param(model, name, id=f"{model._meta.label}.{name}")
 
 
 def database_snapshot() -> dict:

@@ -248,3 +248,8 @@ AXES_LOCKOUT_CALLABLE = "dashboard.login_throttle.lockout_response"
 # counting this many trusted proxies from the right (0: no proxy, the header is not trusted).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "dashboard.login_throttle.client_ip"
+# axes' own admin pages offer an action that needs no permission and fails from the admin; an
+# account is unlocked with `manage.py axes_reset_username NAME` (or axes_reset_ip) instead.
+AXES_ENABLE_ADMIN = False
+# The audit log records lockouts; a row per successful login kept forever is not needed.
+AXES_DISABLE_ACCESS_LOG = True
