@@ -1,5 +1,6 @@
 import json
 import re
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -116,3 +117,12 @@ def test_it_lets_the_api_docs_load_their_assets_under_the_csp(client, production
     # Only a data block (type="application/json", never executed) may be inline.
     inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page)
     assert all('type="application/json"' in attributes for attributes in inline), inline
+
+
+def test_it_keeps_every_template_free_of_inline_script_the_csp_would_block():
+    """The production CSP allows scripts from this site only: an inline handler or script
+    would silently stop working there."""
+    inline = re.compile(r"""\son[a-z]+\s*=|<script(?![^>]*\ssrc=)[^>]*>""", re.IGNORECASE)
+    offenders = [f"{path}: {match.group(0)}" for path in Path(__file__).parents[1].glob("templates/**/*.html")
+                 for match in inline.finditer(path.read_text())]
+    assert offenders == []
