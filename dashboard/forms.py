@@ -16,6 +16,23 @@ from webhooks.services import EVENT_TYPES
 GROUPS = ("config", "credentials")
 
 
+class BoundedJSONField(forms.JSONField):
+    """JSON text nested too deep for the parser is a form error, not a crash (the services
+    bound depth and size of what parses: config/json_limits.py)."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError("nested too deep", code="invalid") from None
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+
 def _form_field(spec: ConfigField) -> forms.Field:
     required = spec.required and spec.default is None
     common = {"label": spec.label, "required": required, "help_text": spec.help}
@@ -28,7 +45,7 @@ def _form_field(spec: ConfigField) -> forms.Field:
     if spec.kind == "url":
         return forms.URLField(initial=spec.default, assume_scheme="https", **common)
     if spec.kind == "json":
-        return forms.JSONField(initial=spec.default, widget=forms.Textarea(attrs={"rows": 2}), **common)
+        return BoundedJSONField(initial=spec.default, widget=forms.Textarea(attrs={"rows": 2}), **common)
     if spec.kind == "password":
         # Never echoed back into the page: after a failed submit the secret is typed again.
         return forms.CharField(widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}), **common)

@@ -112,3 +112,10 @@ def test_it_refuses_read_only_users(viewer_client):
 def test_it_renders_in_a_bounded_number_of_queries(operator_client, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
         assert operator_client.get("/connect/sandbox/").status_code == 200
+
+
+@pytest.mark.parametrize("depth", [40, 5000])
+def test_it_refuses_json_nested_too_deep_on_the_form(operator_client, depth):
+    response = operator_client.post("/connect/sandbox/", {**FORM, "config__faults": "[" * depth + "]" * depth})
+    assert response.status_code == 400, "the form again, with the error on the field"
+    assert "nested" in response.content.decode() and not Connection.objects.exists()
