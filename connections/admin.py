@@ -53,17 +53,10 @@ class ConnectionPermissions:
         return request.user.has_perm("connections.manage_connection")
 
 
-@admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "external_id", "connection_count", "created_at"]
-    search_fields = ["name", "external_id"]
-    readonly_fields = ["created_at"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never written here: the rows are written by services that validate and audit, and
+    a form edit would skip both."""
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_connections=Count("connections"))
-
-    # Customers are made by connection_create; no service edits or deletes one yet, and a direct
-    # write here would skip validation (metadata) and the audit log.
     def has_add_permission(self, request):
         return False
 
@@ -72,6 +65,18 @@ class CustomerAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(ReadOnlyAdmin):
+    list_display = ["name", "external_id", "connection_count", "created_at"]
+    search_fields = ["name", "external_id"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_connections=Count("connections"))
+
+    # Customers are made by connection_create; no service edits or deletes one yet.
 
     @admin.display(description="Connections", ordering="_connections")
     def connection_count(self, obj):
@@ -188,18 +193,9 @@ class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):  # the trail is only worth something if no one can prune it
     list_display = ["at", "actor", "source", "action", "target_type", "target_id", "request_id"]
     list_filter = ["source", "action"]
     search_fields = ["actor", "action", "target_id", "request_id"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the trail is only worth something if no one can prune it

@@ -1,23 +1,14 @@
 from django.contrib import admin
 
 from config.errors import CatalogError
-from connections.admin import ConnectionPermissions, admin_actor, error_text, report
+from connections.admin import ConnectionPermissions, ReadOnlyAdmin, admin_actor, error_text, report
 from syncs import incidents, services
 from syncs.models import Incident, Record, SyncRun, SyncState, WorkerHeartbeat
 
 
-class _EngineDataAdmin(admin.ModelAdmin):
+class _EngineDataAdmin(ReadOnlyAdmin):
     """Written by the engine and the services only: a form edit would skip their checks (state
     transitions, cursors, the change feed) and the audit log. Actions call the services."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SyncState)

@@ -11,32 +11,16 @@ import pytest
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 from connections.models import Connection  # noqa: E402
-from tests.conftest import skip_or_fail  # noqa: E402
 from tests.syncs.factories import sandbox_connection  # noqa: E402
 from tests.test_security_headers import production, production_values  # noqa: E402,F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_clock]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 # Every violation the page sees (a blocked script, style, image or eval), sent to the test.
 REPORT_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (e) =>
     window.reportViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));"""
 PAGES = ["/", "/connections/", "/runs/", "/failures/", "/webhooks/", "/audit/", "/connect/", "/admin/",
          "/admin/connections/connection/", "/admin/auth/user/add/"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

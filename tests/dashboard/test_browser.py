@@ -16,31 +16,15 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 from connections.models import Connection  # noqa: E402
 from syncs.models import Incident, SyncRun  # noqa: E402
-from tests.conftest import skip_or_fail  # noqa: E402
 from tests.dashboard.factories import OPERATOR_PERMISSIONS, grant  # noqa: E402
 from tests.syncs.factories import sandbox_connection  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 WAIT_MS = 60_000
 LAPTOP = {"width": 1366, "height": 768}
 WIDE = {"width": 1440, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
