@@ -1,6 +1,7 @@
 """REST API v1 (DESIGN section 9): the NinjaAPI, mounted at /api/v1/ in config/urls.py.
 
-Routers live with their apps (connections/api.py, syncs/api.py, webhooks/api.py); errors,
+Routers live with their apps (connections/api.py, syncs/api.py, webhooks/api.py) and are added
+in config/api_v1.py, so this module imports no app (the apps' routes import it); errors,
 auth and rate limits, pagination and idempotency are in the config/api_*.py modules.
 """
 
@@ -99,19 +100,3 @@ def _reject_unknown_query_parameters(view_func):
 
 
 api.add_decorator(_reject_unknown_query_parameters, mode="operation")
-
-
-def _register_routers() -> None:
-    from connections.api import admin_router as connections_admin_router
-    from connections.api import connection_router
-    from syncs.api import records_router, syncs_router
-    from webhooks.api import router as webhooks_router
-
-    api.add_router("", connection_router)
-    api.add_router("", records_router)
-    api.add_router("", syncs_router)
-    api.add_router("", connections_admin_router)
-    api.add_router("", webhooks_router)
-
-
-_register_routers()

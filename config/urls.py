@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from config.api import api
+from config.api_v1 import api
 from config.health import healthz
 
 urlpatterns = [

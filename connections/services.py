@@ -1,4 +1,5 @@
-"""Writes to customers and connections. Sync-side effects are imported late to keep one direction."""
+"""Writes to customers and connections, and the syncs that follow from them (the initial full
+sync, cancelling queued runs on pause)."""
 
 from datetime import timedelta
 
@@ -7,10 +8,13 @@ from django.utils import timezone
 
 from config.errors import CatalogError
 from config.json_limits import json_limits_check
-
 from connections.audit import Actor, audit_record
+from connections.connectors.registry import connector_class, connector_for
 from connections.models import Connection, Customer
+from connections.status import connection_set_status
 from connections.tokens import token_generate, token_hash, token_prefix
+from syncs.models import Mode, SyncRun, SyncState
+from syncs.services import sync_run_cancel, sync_trigger
 
 
 def customer_get_or_create(*, name: str, external_id: str | None = None) -> Customer:
@@ -46,25 +50,6 @@ def connection_by_token(*, token: str) -> Connection | None:
             .filter(token_hash=token_hash(token)).exclude(status=Connection.Status.DISCONNECTED).first())
 
 
-def connection_set_status(*, connection: Connection, status: str, reason: str) -> bool:
-    """Moves a connection to a status with its reason; returns whether anything changed."""
-    if connection.status == status and connection.status_reason == reason:
-        return False
-    previous = connection.status
-    connection.status = status
-    connection.status_reason = reason[:500]
-    connection.status_changed_at = timezone.now()
-    connection.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
-    if previous != status:
-        audit_record(actor=Actor(name="system"), action="connection.status_changed", target=connection,
-                     connection=connection, details={"from": previous, "to": status, "reason": reason})
-        from webhooks.services import event_emit  # late: webhooks depends on connections' models
-
-        event_emit(type="connection.status_changed", connection=connection,
-                   data={"connection_id": str(connection.pk), "from": previous, "to": status, "reason": reason})
-    return previous != status
-
-
 def connection_create(*, customer_name: str, customer_external_id: str | None = None, connector: str, name: str,
                       config: dict | None = None, credentials: dict | None = None, entities: list[str] | None = None,
                       sync_interval_minutes: int = 60, history_days: int = 90, metadata: dict | None = None,
@@ -89,7 +74,6 @@ def connection_settings_check(*, connector: str, config: dict, credentials: dict
                               sync_interval_minutes: int, history_days: int, verify: bool) -> tuple[dict, list[str]]:
     """Everything a new connection is refused for, before anything is saved. Returns the validated
     config and entities. The upstream check runs outside any transaction: no lock waits on it."""
-    from connections.connectors.registry import connector_class
 
     cls = connector_class(connector)
     config = cls.validate(config=config, credentials=credentials)
@@ -103,8 +87,6 @@ def connection_settings_check(*, connector: str, config: dict, credentials: dict
 def _connection_save(*, customer: Customer, connector: str, name: str, config: dict, credentials: dict,
                      entities: list[str], sync_interval_minutes: int, history_days: int, metadata: dict,
                      actor: Actor, verified: bool) -> tuple[Connection, str]:
-    from syncs.models import Mode, SyncState
-    from syncs.services import sync_trigger
 
     connection = Connection.objects.create(
         customer=customer, connector=connector, name=name, config=config, credentials=credentials,
@@ -157,7 +139,6 @@ def connection_numbers_validate(*, sync_interval_minutes: int, history_days: int
 
 def connection_test(*, connection: Connection) -> dict:
     """Runs the connector's check; returns {"ok": True} or the catalogued error."""
-    from connections.connectors.registry import connector_for
 
     try:
         connector_for(connection).check()
@@ -172,7 +153,6 @@ def connection_update(*, connection: Connection, actor: Actor, name: str | None 
                       credentials: dict | None = None, metadata: dict | None = None) -> Connection:
     """Edits settings; new credentials are checked upstream first and, if good, lift
     auth_failed (or pending). Nothing changes, in memory or stored, when a check fails."""
-    from connections.connectors.registry import connector_class
 
     connection_require_connected(connection=connection)
     connection_json_check(config=config, credentials=credentials, metadata=metadata)
@@ -204,7 +184,6 @@ def connection_update(*, connection: Connection, actor: Actor, name: str | None 
 
 
 def _connection_apply(*, connection: Connection, config, credentials, entities, **fields) -> dict:
-    from syncs.models import SyncState
 
     changed = {}
     if config != connection.config:
@@ -225,8 +204,6 @@ def _connection_apply(*, connection: Connection, config, credentials, entities, 
 
 
 def _cancel_active_runs(*, connection: Connection, actor: Actor) -> int:
-    from syncs.models import SyncRun
-    from syncs.services import sync_run_cancel
 
     runs = list(SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES))
     for run in runs:
@@ -252,7 +229,6 @@ def connection_pause(*, connection: Connection, actor: Actor, reason: str = "") 
 
 @transaction.atomic
 def connection_resume(*, connection: Connection, actor: Actor) -> Connection:
-    from syncs.models import SyncState
 
     connection_require_connected(connection=connection)
     if connection.status != Connection.Status.PAUSED:

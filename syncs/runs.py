@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.celery import task_send
 from config.errors import CATALOGUE
 from syncs.models import SyncRun, SyncState
 from syncs.selectors import sync_run_active
@@ -29,8 +30,6 @@ def run_note(*, run: SyncRun, event: str, **fields) -> None:
 
 
 def run_enqueue(*, run: SyncRun) -> None:
-    from syncs.tasks import sync_run_execute_task
-
     run_id = str(run.pk)
     countdown = None
     if run.not_before:
@@ -38,7 +37,7 @@ def run_enqueue(*, run: SyncRun) -> None:
     # Not robust on purpose: a caller whose broker is down hears of it (the API answers 503).
     # The run is already saved as queued, so nothing is lost: the reaper sends its message again
     # after SYNC_QUEUED_RESEND_SECONDS, and a retried trigger gets the same run back.
-    transaction.on_commit(lambda: sync_run_execute_task.apply_async((run_id,), countdown=countdown))
+    transaction.on_commit(lambda: task_send("syncs.tasks.sync_run_execute_task", args=[run_id], countdown=countdown))
 
 
 def run_create(*, connection, entity: str, mode: str, trigger: str, requested_by: str = "", request_id: str = "",

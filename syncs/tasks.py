@@ -4,7 +4,9 @@ from celery import shared_task
 from django.utils import timezone
 
 from config.logcontext import log_context
+from syncs.engine import run_execute
 from syncs.models import SyncRun, WorkerHeartbeat
+from syncs.services import syncs_reap, syncs_schedule_due
 
 
 @shared_task(ignore_result=True, soft_time_limit=20, time_limit=30)
@@ -16,8 +18,6 @@ def worker_heartbeat_task():
 def sync_run_execute_task(run_id: str):
     # Time limits come from CELERY_TASK_SOFT_TIME_LIMIT/TIME_LIMIT; on the soft limit the run
     # requeues itself from its checkpoint.
-    from syncs.engine import run_execute
-
     # The run's lines carry its id and the id of the request that triggered it (blank: scheduled).
     request_id = SyncRun.objects.filter(pk=run_id).values_list("request_id", flat=True).first()
     with log_context(request_id=request_id or "", run_id=str(run_id)):
@@ -26,13 +26,9 @@ def sync_run_execute_task(run_id: str):
 
 @shared_task(ignore_result=True, soft_time_limit=25, time_limit=30)
 def sync_schedule_task():
-    from syncs.services import syncs_schedule_due
-
     syncs_schedule_due()
 
 
 @shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
 def sync_reap_task():
-    from syncs.services import syncs_reap
-
     syncs_reap()

@@ -13,6 +13,8 @@ import contextvars
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
+from config.celery import task_send
+
 # Deliveries claimed, sent at once and recorded together by one task.
 BATCH_SIZE = 20
 
@@ -28,11 +30,9 @@ def deliveries_enqueue(*, delivery_ids: Iterable[int], countdown: float = 0.0) -
         for delivery_id in delivery_ids:
             runner(delivery_id, countdown)
         return
-    from webhooks.tasks import webhook_deliveries_attempt_task
-
     for start in range(0, len(delivery_ids), BATCH_SIZE):
-        webhook_deliveries_attempt_task.apply_async(args=[delivery_ids[start:start + BATCH_SIZE]],
-                                                    countdown=max(countdown, 0) or None)
+        task_send("webhooks.tasks.webhook_deliveries_attempt_task", args=[delivery_ids[start:start + BATCH_SIZE]],
+                  countdown=max(countdown, 0) or None)
 
 
 @contextmanager

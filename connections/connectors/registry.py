@@ -1,28 +1,18 @@
-"""Which connectors exist. A connector module registers its class on import."""
+"""Which connectors exist: one line per connector module below."""
 
 from config.errors import CatalogError
 from connections.connectors.base import Connector
+from connections.connectors.sandbox import SandboxConnector
 
-_REGISTRY: dict[str, type[Connector]] = {}
-
-
-def register(cls: type[Connector]) -> type[Connector]:
-    _REGISTRY[cls.key] = cls
-    return cls
-
-
-def _load() -> None:
-    # Imported here, not at module top, so the registry has no import cycle with its modules.
-    from connections.connectors import sandbox  # noqa: F401
+CONNECTORS: dict[str, type[Connector]] = {cls.key: cls for cls in (SandboxConnector,)}
 
 
 def connector_class(key: str) -> type[Connector]:
-    _load()
     try:
-        return _REGISTRY[key]
+        return CONNECTORS[key]
     except KeyError:
         raise CatalogError("VALIDATION_FAILED", f"Unknown connector {key!r}.",
-                           details={"fields": {"connector": f"choose one of {sorted(_REGISTRY)}"}}) from None
+                           details={"fields": {"connector": f"choose one of {sorted(CONNECTORS)}"}}) from None
 
 
 def connector_for(connection) -> Connector:
@@ -30,5 +20,4 @@ def connector_for(connection) -> Connector:
 
 
 def connector_catalogue() -> list[dict]:
-    _load()
-    return [cls.catalogue_entry() for cls in sorted(_REGISTRY.values(), key=lambda c: c.name)]
+    return [cls.catalogue_entry() for cls in sorted(CONNECTORS.values(), key=lambda c: c.name)]

@@ -13,7 +13,6 @@ from functools import lru_cache
 
 from config.errors import CatalogError
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
-from connections.connectors.registry import register
 
 MASK64 = (1 << 64) - 1
 DAY = 86400
@@ -85,7 +84,6 @@ class SandboxError(Exception):
     pass
 
 
-@register
 class SandboxConnector(Connector):
     key = "sandbox"
     name = "Sandbox ERP/CMMS"

@@ -3,7 +3,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from config.api import api as ninja_api
+from config.api_v1 import api as ninja_api
 from connections.api_keys import api_key_revoke
 from connections.models import ApiKey
 from connections.services import connection_disconnect, connection_token_rotate

@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from connections.models import AuditEvent, Connection, Customer
-from connections.services import connection_set_status
+from connections.status import connection_set_status
 from syncs.engine import run_execute
 from syncs.models import Record, SyncRun
 from syncs.services import sync_trigger

@@ -3,7 +3,8 @@ import uuid
 import pytest
 
 from connections.models import AuditEvent, Connection, IdempotencyKey
-from connections.services import connection_pause, connection_set_status
+from connections.services import connection_pause
+from connections.status import connection_set_status
 from syncs.models import SyncRun
 from tests.api.conftest import assert_error, synced
 from tests.syncs.factories import TEST_ACTOR, sandbox_connection

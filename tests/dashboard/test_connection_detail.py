@@ -128,9 +128,10 @@ def test_it_opens_the_page_of_a_connection_whose_connector_is_no_longer_in_the_c
 def test_it_lets_a_broken_connector_module_fail_loudly(viewer_client, monkeypatch):
     connection = idle_connection(entities=["vendors"])
 
-    def broken_import():
-        raise ImportError("cannot import name 'Client' from a connector module")
+    class BrokenCatalogue(dict):
+        def __getitem__(self, key):  # a connector class that fails as it is looked up
+            raise ImportError("cannot import name 'Client' from a connector module")
 
-    monkeypatch.setattr(registry, "_load", broken_import)
+    monkeypatch.setattr(registry, "CONNECTORS", BrokenCatalogue(registry.CONNECTORS))
     with pytest.raises(ImportError):
         viewer_client.get(url(connection))

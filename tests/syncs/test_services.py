@@ -134,5 +134,5 @@ def test_it_resends_a_queued_run_whose_message_was_lost(settings, django_capture
     with mock.patch("syncs.tasks.sync_run_execute_task.apply_async") as send:
         with django_capture_on_commit_callbacks(execute=True):
             assert syncs_reap()["resent"] == [str(run.pk)]
-    send.assert_called_once_with((str(run.pk),), countdown=None)
+    send.assert_called_once_with([str(run.pk)], countdown=None)
     assert syncs_reap()["resent"] == [], "not again until another resend interval passes"

@@ -1,0 +1,28 @@
+"""A connection's status: the one place it changes, with its reason, audit and webhook event.
+
+Apart from the other connection services because the sync engine sets it too (a run's outcome),
+and the connection services queue syncs: each side imports this, neither the other.
+"""
+
+from django.utils import timezone
+
+from connections.audit import Actor, audit_record
+from connections.models import Connection
+from webhooks.services import event_emit
+
+
+def connection_set_status(*, connection: Connection, status: str, reason: str) -> bool:
+    """Moves a connection to a status with its reason; returns whether anything changed."""
+    if connection.status == status and connection.status_reason == reason:
+        return False
+    previous = connection.status
+    connection.status = status
+    connection.status_reason = reason[:500]
+    connection.status_changed_at = timezone.now()
+    connection.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+    if previous != status:
+        audit_record(actor=Actor(name="system"), action="connection.status_changed", target=connection,
+                     connection=connection, details={"from": previous, "to": status, "reason": reason})
+        event_emit(type="connection.status_changed", connection=connection,
+                   data={"connection_id": str(connection.pk), "from": previous, "to": status, "reason": reason})
+    return previous != status
