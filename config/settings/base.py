@@ -5,6 +5,7 @@ transport under var/. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 
 from datetime import timedelta
+from importlib.util import find_spec
 from pathlib import Path
 
 import environ
@@ -45,6 +46,9 @@ INSTALLED_APPS = [
     "webhooks",
     "dashboard",
 ]
+# The bench_* commands: a checkout has them, an installed wheel has no benchmarks package.
+if find_spec("benchmarks") is not None:
+    INSTALLED_APPS.append("benchmarks")
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",

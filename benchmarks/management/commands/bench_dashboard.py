@@ -16,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection as db
 from django.test import Client
 
+from benchmarks import dashboard as bench
 from connections.models import Connection
-from dashboard import bench
 
 TARGET_P95_MS = 150
 

@@ -25,10 +25,10 @@ import httpx
 from django.db import connections
 from django.test import override_settings
 
-from connections.audit import Actor
-from connections.models import AuditEvent
+from benchmarks.webhook_processes import ReceiverProcess, worker_init, worker_messages, worker_ready
+from core.audit import Actor
+from core.models import AuditEvent
 from webhooks import dispatch, services, transport
-from webhooks.bench_processes import ReceiverProcess, worker_init, worker_messages, worker_ready
 from webhooks.models import Delivery, Event
 
 MAX_EVENTS = 100_000

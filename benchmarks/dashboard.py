@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from connections.connectors.entities import ENTITIES
 from connections.crypto import EncryptedJSONField
-from connections.models import AuditEvent, Connection, Customer
+from connections.models import Connection, Customer
+from core.models import AuditEvent
 from dashboard.selectors.audit import KNOWN_ACTIONS
 from syncs.models import Incident, SyncRun, SyncState
 from webhooks.models import Attempt, Delivery, Endpoint, Event

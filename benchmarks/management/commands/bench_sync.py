@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import connection as db
 
-from syncs.benchmarks import bench_sync
+from benchmarks.sync import bench_sync
 
 
 class Command(BaseCommand):

@@ -20,10 +20,10 @@ from django.db import transaction
 from django.test import Client
 from django.test.utils import override_settings
 
-from config.api_pagination import cursor_encode
 from connections.connectors.registry import connector_class
 from connections.models import Connection, Customer
 from connections.services import connection_token_issue
+from core.api_pagination import cursor_encode
 from syncs.models import Record
 
 ENTITY = "purchase_orders"

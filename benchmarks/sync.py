@@ -9,11 +9,11 @@ from django.db import DatabaseError
 from django.db import connection as db
 from django.db import transaction
 
-from connections.audit import Actor
 from connections.connectors.base import ReadRequest
 from connections.connectors.registry import connector_for
 from connections.models import Connection
 from connections.services import connection_create
+from core.audit import Actor
 from syncs import engine
 from syncs.models import Record, SyncRun
 from syncs.reading import ReadPage

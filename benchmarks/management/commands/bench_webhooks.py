@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from webhooks.bench import bench_run
+from benchmarks.webhooks import bench_run
 
 
 class Command(BaseCommand):
