@@ -324,7 +324,8 @@ def _seed_webhooks(*, n: int, connections: list, rng: random.Random, now: dateti
     for i in range(30):
         endpoints.append(Endpoint.objects.create(
             url=f"https://hooks{i}.bench.example.com/plantsync", description=f"{BENCH_PREFIX}endpoint {i}",
-            secret=secret_generate(), connection_id=connections[i] if i % 3 == 0 else None, enabled=i % 10 != 9,
+            secret=secret_generate(), enabled=i % 10 != 9,
+            connection_id=connections[i % len(connections)] if i % 3 == 0 else None,  # fewer than 30 connections too
             failing_since=now - timedelta(hours=5) if i % 10 == 8 else None, last_success_at=now - timedelta(minutes=3)))
     events, deliveries = [], []
     for i in range(n):

@@ -232,9 +232,8 @@ class RunExecution:
 @contextmanager
 def _quick_thread_switches(seconds: float = 0.0001):
     """The writing thread waits on the database many times a page; with the reader thread busy
-    in Python, each wake-up waits for the GIL's switch interval (5 ms by default). Measured with
-    bench_sync on two cores (100k records): 10.6k records/s at 5 ms, 13k at 1 ms, 14.1-14.3k at
-    0.5 ms; on a later, quieter machine 19.7-21.1k at 0.5 ms and 22.2-22.4k at 0.1 ms."""
+    in Python, each wake-up waits for the GIL's switch interval (5 ms by default). At 0.1 ms
+    bench_sync runs a third faster or more; the figures are in docs/performance.md."""
     previous = sys.getswitchinterval()
     sys.setswitchinterval(seconds)
     try:

@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 from connections.models import Connection
 from syncs.models import Incident, SyncRun, SyncState
 from tests.dashboard.factories import connections
-from webhooks.models import Attempt, Delivery
+from webhooks.models import Attempt, Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -30,3 +30,13 @@ def test_it_refuses_to_seed_a_database_with_real_connections():
     connections(1)
     with pytest.raises(CommandError, match="scratch database"):
         call_command("bench_dashboard", connections=5, runs=10, iterations=1)
+
+
+def test_it_seeds_fewer_connections_than_webhook_endpoints(capsys, settings):
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    call_command("bench_dashboard", connections=5, runs=100, audit_events=10, deliveries=30, iterations=1,
+                 only="webhooks")
+    assert Connection.objects.count() == 5 and Delivery.objects.count() == 30
+    assert Endpoint.objects.filter(connection__isnull=False).exists()
+    assert "\nwebhooks " in capsys.readouterr().out
