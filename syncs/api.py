@@ -5,8 +5,8 @@ connection's record or run id answers 404, exactly like an id that does not exis
 """
 
 import logging
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID
 
 import orjson
@@ -14,17 +14,18 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Query, Router, Schema
-from pydantic import ConfigDict, StringConstraints
+from pydantic import AwareDatetime, ConfigDict, create_model
 
-from config.api import json_bytes
-from config.api_auth import actor_of, connection_of, connection_token
-from config.api_errors import error_responses
-from config.api_idempotency import HEADER, idempotency_key_check, idempotent_call, json_response, request_fingerprint
-from config.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, cursor_encode, keyset_page
-from config.api_types import Timestamp
-from config.errors import CatalogError
-from config.json_limits import TOO_DEEP_PLACEHOLDER, json_for_output
+from core.api import json_bytes
+from core.api_auth import actor_of, connection_of, connection_token
+from core.api_errors import error_responses
+from core.api_idempotency import HEADER, idempotency_key_check, idempotent_call, json_response, request_fingerprint
+from core.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, cursor_encode, keyset_page
+from core.api_types import Timestamp
+from core.errors import CatalogError
+from core.json_limits import TOO_DEEP_PLACEHOLDER, json_for_output
 from connections.connectors.entities import ENTITIES, entity_path
+from connections.connectors.schema import ENTITY_MODELS, UnifiedRecord
 from syncs.models import SyncRun, Trigger
 from syncs.selectors import (change_seq_now, record_get, record_list, sync_run_get, sync_run_list,
                              sync_run_payload, sync_status)
@@ -36,126 +37,23 @@ records_router = Router(auth=connection_token, tags=["Records"])
 syncs_router = Router(auth=connection_token, tags=["Syncs"])
 
 MAX_UUID = UUID(int=(1 << 128) - 1)  # after every record id: a poll cursor past the newest position
-DecimalString = Annotated[str, StringConstraints(pattern=r"^-?\d+(\.\d+)?$")]  # decimals are strings, never floats
 
 
-# --- record schemas (DESIGN section 6) ---------------------------------------------------------
+# --- record schemas: the unified models (docs/entities.md) plus what the API adds ---------------
 
-class _Open(Schema):
-    model_config = ConfigDict(extra="allow")
-
-
-class Ref(_Open):
-    remote_id: str | None = None
-    name: str | None = None
-
-
-class Address(_Open):
-    line1: str | None = None
-    city: str | None = None
-    postal_code: str | None = None
-    country: str | None = None
+def _record_out(model: type[UnifiedRecord]) -> type[UnifiedRecord]:
+    """The stored record as the API serves it. The routes encode stored JSON themselves, so this
+    is the contract in /api/v1/openapi.json, generated from the one definition the engine checks."""
+    return create_model(
+        model.__name__, __base__=model, __module__=__name__, __doc__=model.__doc__,
+        id=(UUID, Field(description="Stable across re-syncs: derived from connection, entity and remote_id.")),
+        modified_at=(AwareDatetime, Field(description="When PlantSync's copy last changed. It never goes backwards "
+                                                      "along the list's order (the change feed, see `cursor`).")),
+        deleted_at=(AwareDatetime | None, Field(description="Set when the record was deleted upstream.")),
+        raw=(dict[str, Any] | None, Field(None, description="The upstream record, only with include_raw=true.")))
 
 
-class RecordBase(_Open):
-    id: UUID = Field(description="Stable across re-syncs: derived from connection, entity and remote_id.")
-    remote_id: str = Field(description="The record's id in the upstream system.")
-    number: str | None = Field(None, description="The human identifier, e.g. a PO number.")
-    created_at: datetime | None = Field(None, description="Upstream creation time.")
-    updated_at: datetime | None = Field(None, description="Upstream modification time.")
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
-    modified_at: datetime = Field(description="When PlantSync's copy last changed. It never goes backwards along "
-                                              "the list's order (the change feed, see `cursor`).")
-    deleted_at: datetime | None = Field(None, description="Set when the record was deleted upstream.")
-    raw: dict[str, Any] | None = Field(None, description="The upstream record, only with include_raw=true.")
-
-
-class PurchaseOrderLine(_Open):
-    line_number: int | None = None
-    item_code: str | None = None
-    description: str | None = None
-    quantity: DecimalString | None = None
-    unit_of_measure: str | None = None
-    unit_price: DecimalString | None = None
-    amount: DecimalString | None = None
-    quantity_received: DecimalString | None = None
-    delivery_date: date | None = None
-
-
-class PurchaseOrder(RecordBase):
-    status: Literal["draft", "pending_approval", "approved", "open", "partially_received", "received", "closed",
-                    "cancelled"] | None = None
-    vendor: Ref | None = None
-    order_date: date | None = None
-    required_date: date | None = None
-    currency: str | None = None
-    subtotal: DecimalString | None = None
-    tax: DecimalString | None = None
-    total: DecimalString | None = None
-    payment_terms: str | None = None
-    ship_to: str | None = None
-    bill_to: str | None = None
-    lines: list[PurchaseOrderLine] = Field(default_factory=list)
-
-
-class WorkOrder(RecordBase):
-    title: str | None = None
-    description: str | None = None
-    status: Literal["open", "in_progress", "on_hold", "completed", "cancelled"] | None = None
-    priority: Literal["none", "low", "medium", "high", "urgent"] | None = None
-    type: str | None = None
-    asset: Ref | None = None
-    location: Ref | None = None
-    assigned_to: str | None = None
-    due_date: date | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-
-
-class Asset(RecordBase):
-    name: str | None = None
-    description: str | None = None
-    status: str | None = None
-    location: Ref | None = None
-    parent: Ref | None = None
-    serial_number: str | None = None
-    manufacturer: str | None = None
-    model: str | None = None
-
-
-class InventoryItem(RecordBase):
-    code: str | None = None
-    name: str | None = None
-    description: str | None = None
-    unit_of_measure: str | None = None
-    quantity_on_hand: DecimalString | None = None
-    minimum_quantity: DecimalString | None = None
-    unit_cost: DecimalString | None = None
-    currency: str | None = None
-    location: Ref | None = None
-
-
-class Vendor(RecordBase):
-    name: str | None = None
-    code: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    address: Address | None = None
-    currency: str | None = None
-    status: str | None = None
-
-
-class Location(RecordBase):
-    name: str | None = None
-    code: str | None = None
-    parent: Ref | None = None
-    address: Address | None = None
-
-
-RECORD_SCHEMAS: dict[str, type[RecordBase]] = {
-    "purchase_orders": PurchaseOrder, "work_orders": WorkOrder, "assets": Asset,
-    "inventory_items": InventoryItem, "vendors": Vendor, "locations": Location,
-}
+RECORD_SCHEMAS: dict[str, type[UnifiedRecord]] = {entity: _record_out(model) for entity, model in ENTITY_MODELS.items()}
 
 
 class RecordListQuery(Schema):

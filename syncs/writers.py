@@ -18,6 +18,7 @@ from django.db import connection as db
 from django.utils.dateparse import parse_datetime
 
 from connections.connectors.base import Connector, MappingError
+from connections.connectors.schema import record_validate
 from syncs.models import Record
 
 
@@ -98,6 +99,9 @@ def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID,
 def _row(connector: Connector, entity: str, raw: dict, rid: uuid.UUID, remote_id: str) -> Row:
     data = connector.normalize(entity, raw)
     data["remote_id"] = remote_id  # the identity is remote_id()'s, whatever normalize() copied
+    # Nothing is stored half-right: a record off the unified schema (docs/entities.md) is this
+    # record's mapping failure. The connector's dict is stored as it is, so only valid data is.
+    record_validate(entity, data)
     changed = connector.updated_at(entity, data)
     if not isinstance(changed, datetime) or changed.utcoffset() is None:
         raise MappingError(f"updated_at {changed!r} has no UTC offset; connectors must return timezone-aware times")

@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
 
 MASK64 = (1 << 64) - 1
@@ -25,6 +25,12 @@ SUFFIXES = ("GmbH", "Inc.", "Ltd", "AB", "S.A.", "LLC", "Co.")
 CITIES = (("Hamburg", "DE", "20095"), ("Houston", "US", "77002"), ("Gothenburg", "SE", "41103"),
           ("Lyon", "FR", "69001"), ("Osaka", "JP", "530-0001"), ("Leeds", "GB", "LS1 1UR"),
           ("Monterrey", "MX", "64000"), ("Perth", "AU", "6000"))
+REGIONS = ("HH", "TX", "Västra Götaland", "Auvergne-Rhône-Alpes", "Osaka", "West Yorkshire", "Nuevo León", "WA")
+ORGANIZATIONS = (("1000", "Nordwerk Industries GmbH"), ("2000", "Nordwerk Industries Inc."),
+                 ("3000", "Nordwerk Industries AB"))
+ACCOUNTS = ("410000", "415000", "420000", "476000", "CC-4711", "CC-4712")
+ORGANIZATION_NAMES = dict(ORGANIZATIONS)
+FAILURE_CODES = ("LEAK", "VIBRATION", "OVERHEAT", "ELECTRICAL", "WEAR")
 CURRENCIES = ("EUR", "USD", "SEK", "EUR", "JPY", "GBP", "MXN", "AUD")
 ASSET_KINDS = ("Centrifugal Pump", "Air Compressor", "Conveyor", "Boiler", "CNC Mill", "Cooling Tower",
                "Forklift", "Generator", "Heat Exchanger", "Gearbox")
@@ -35,7 +41,9 @@ ITEMS = ("Ball bearing 6204", "V-belt A42", "Hydraulic oil ISO 46", "Mechanical 
 UOMS = ("EA", "EA", "L", "EA", "EA", "EA", "KIT", "EA", "EA", "EA", "EA", "EA")
 TECHNICIANS = ("a.berg", "m.garcia", "j.smith", "k.tanaka", "l.dubois", "r.patel", None)
 PO_FLOW = ("draft", "pending_approval", "approved", "open", "partially_received", "received", "closed")
-WO_FLOW = ("open", "in_progress", "on_hold", "in_progress", "completed")
+# Work orders carry Maximo-like codes upstream; the unified status is their nearest value.
+WO_FLOW = ("WAPPR", "INPRG", "WMATL", "INPRG", "COMP")
+WO_STATUS = {"WAPPR": "open", "INPRG": "in_progress", "WMATL": "on_hold", "COMP": "completed"}
 WO_TYPES = ("preventive", "corrective", "inspection", "emergency")
 PRIORITIES = ("none", "low", "medium", "high", "urgent")
 ASSET_STATUSES = ("operational", "operational", "operational", "down", "maintenance")
@@ -105,7 +113,7 @@ class SandboxConnector(Connector):
         ConfigField("faults", "Injected faults", "json", default={},
                     help="auth_failure, unreachable, rate_limit_every, retry_after, server_error_every, "
                          "server_error_persistent, slow_page_seconds, malformed_every, crash_after_page, "
-                         "bad_record_every, unidentifiable_every, naive_times, check_server_error."),
+                         "bad_record_every, epoch_times_every, unidentifiable_every, naive_times, check_server_error."),
     )
     credential_fields = (ConfigField("api_key", "API key", "password", required=True),)
 
@@ -277,6 +285,9 @@ class SandboxConnector(Connector):
 
     def _injected_record_faults(self, record: dict, i: int) -> dict:
         f = self.faults
+        if _every(f, "epoch_times_every", i):
+            # Mappable, but a number where the unified schema wants ISO 8601 text: the engine refuses it.
+            record["CreatedAt"] = int(datetime.fromisoformat(record["CreatedAt"]).timestamp())
         if _every(f, "bad_record_every", i):
             record.pop("CreatedAt")  # identifiable, but not mappable
         if _every(f, "unidentifiable_every", i):
@@ -285,6 +296,10 @@ class SandboxConnector(Connector):
             # Some systems send local times with no offset; the contract refuses them.
             record["ChangedAt"] = record["ChangedAt"].removesuffix("+00:00")
         return record
+
+    def _plant(self, h: int) -> str:
+        """The site code of the location _location_ref(h) picks: 20 locations to a plant."""
+        return f"P{(h >> 7) % max(1, self._counts['locations']) // 20 + 1:03d}"
 
     def _vendor_ref(self, h: int) -> dict:
         j = h % max(1, self._counts["vendors"])
@@ -314,49 +329,62 @@ class SandboxConnector(Connector):
         return f"{CITIES[site % 8][0]} plant {site + 1}" if rest == 0 else f"{CITIES[site % 8][0]} plant {site + 1} / Area {rest}"
 
     def _raw_vendors(self, i, h, created, version):
-        city, country, postal = CITIES[h % 8]
+        c = h % 8
+        city, country, postal = CITIES[c]
         return {"Id": f"V{100000 + i}", "SupplierName": self._vendor_name(h), "SupplierCode": f"SUP-{i:06d}",
                 "Email": f"orders{i}@supplier{h % 997}.example", "Phone": f"+49 40 {h % 9000000 + 1000000}",
-                "Street": f"{(h >> 9) % 200 + 1} Industriestrasse", "City": city, "PostalCode": postal,
-                "Country": country, "Currency": CURRENCIES[h % 8],
+                "Street": f"{(h >> 9) % 200 + 1} Industriestrasse", "Street2": f"Gate {(h >> 3) % 9 + 1}"
+                if h % 3 == 0 else None, "City": city, "Region": REGIONS[c], "PostalCode": postal,
+                "Country": country, "Currency": CURRENCIES[c], "VatId": f"{country}{(h >> 20) % 10**9:09d}",
                 "Blocked": (h >> 12) % 20 == 0 or (version % 7 == 3)}
 
     def _raw_locations(self, i, h, created, version):
         site, rest = divmod(i, 20)
         city, country, postal = CITIES[site % 8]
         return {"Id": f"L{10000 + i}", "Description": self._location_name(i), "Code": f"LOC-{i:05d}",
-                "ParentId": f"L{10000 + site * 20}" if rest else None,
-                "Street": f"{h % 90 + 1} Werkstrasse", "City": city, "PostalCode": postal, "Country": country}
+                "ParentId": f"L{10000 + site * 20}" if rest else None, "Status": "CLOSED" if h % 50 == 0 else "OPEN",
+                "Street": f"{h % 90 + 1} Werkstrasse", "City": city, "Region": REGIONS[site % 8],
+                "PostalCode": postal, "Country": country}
 
     def _raw_assets(self, i, h, created, version):
         kind = ASSET_KINDS[h % 10]
         return {"Id": f"A{200000 + i}", "Description": f"{kind} {chr(65 + (h >> 5) % 26)}-{100 + i % 900}",
                 "LongText": f"{kind} installed {_date(created)}", "Status": ASSET_STATUSES[(h + version) % 5],
-                "Location": self._location_ref(h), "ParentId": f"A{200000 + i // 10}" if i >= 10 and i % 10 else None,
+                "Class": kind, "Plant": self._plant(h), "Location": self._location_ref(h),
+                "ParentId": f"A{200000 + i // 10}" if i >= 10 and i % 10 else None,
                 "SerialNo": f"SN{h % 10**10:010d}", "Manufacturer": MANUFACTURERS[(h >> 3) % 8],
                 "ModelNo": f"M{(h >> 11) % 9000 + 1000}"}
 
     def _raw_inventory_items(self, i, h, created, version):
         k = h % 12
+        on_hand = (h >> 4) % 500 + version * 3 % 40
+        main = self._location_ref(h)
+        stock = [{"Location": main, "Qty": on_hand - on_hand // 4, "Bin": f"A-{h % 20 + 1:02d}-{(h >> 5) % 9 + 1}"}]
+        if on_hand // 4:  # a quarter held in the next storeroom
+            stock.append({"Location": self._location_ref(h + (1 << 7)), "Qty": on_hand // 4, "Bin": None})
         return {"Id": f"I{300000 + i}", "Material": f"MAT-{i:06d}", "MaterialText": ITEMS[k],
-                "LongText": f"{ITEMS[k]}, stock item", "BaseUnit": UOMS[k],
-                "OnHand": str((h >> 4) % 500 + version * 3 % 40), "ReorderPoint": str((h >> 13) % 50),
+                "LongText": f"{ITEMS[k]}, stock item", "BaseUnit": UOMS[k], "Blocked": h % 40 == 0,
+                "OnHand": str(on_hand), "ReorderPoint": str((h >> 13) % 50),
                 "UnitCostCents": (h >> 17) % 50000 + 99, "Currency": CURRENCIES[(h >> 2) % 8],
-                "Location": self._location_ref(h)}
+                "Location": main, "Plant": self._plant(h), "Stock": stock}
 
     def _raw_purchase_orders(self, i, h, created, version):
         lines = []
+        items = self._counts["inventory_items"]
         for n in range(h % 4 + 1):
             lh = _mix(h, n)
             k = lh % 12
             qty = lh % 40 + 1
             price = (lh >> 8) % 90000 + 250
             received = qty if version > 2 else (qty // 2 if version else 0)
-            lines.append({"ItemNo": (n + 1) * 10, "Material": f"MAT-{(lh >> 20) % 100000:06d}", "Text": ITEMS[k],
-                          "Qty": qty, "Uom": UOMS[k], "NetPriceCents": price, "Received": received,
-                          "DeliveryDate": _date(created + (lh % 30 + 7) * DAY)})
+            m = (lh >> 20) % (items or 100000)
+            lines.append({"ItemNo": (n + 1) * 10, "Material": f"MAT-{m:06d}", "ItemId": f"I{300000 + m}" if items
+                          else None, "Text": ITEMS[k], "Qty": qty, "Uom": UOMS[k], "NetPriceCents": price,
+                          "Received": received, "DeliveryDate": _date(created + (lh % 30 + 7) * DAY),
+                          "Account": ACCOUNTS[(lh >> 6) % 6]})
         return {"Id": f"PO{i}", "PurchaseOrder": str(4500000000 + i),
                 "Status": PO_FLOW[min((h >> 3) % 5 + version, 6)], "Supplier": self._vendor_ref(h),
+                "CompanyCode": ORGANIZATIONS[(h >> 16) % 3][0],
                 "OrderDate": _date(created), "RequiredDate": _date(created + (h % 45 + 10) * DAY),
                 "Currency": CURRENCIES[(h >> 6) % 8], "TaxRatePct": (0, 8, 19, 25)[(h >> 9) % 4],
                 "PaymentTerms": ("NET30", "NET45", "NET60", "2/10 NET30")[(h >> 11) % 4],
@@ -368,15 +396,25 @@ class SandboxConnector(Connector):
         a = (h >> 5) % asset_n
         ah = _mix(self.seed, 17, a)
         status = WO_FLOW[min((h >> 2) % 3 + version, 4)]
+        lead, helper = TECHNICIANS[(h >> 11) % 7], TECHNICIANS[(h >> 14) % 7]
+        kind = WO_TYPES[h % 4]
+        hours = (h >> 17) % 16 + 1  # in half hours
         return {"Id": f"W{i}", "WorkOrder": f"WO-{100000 + i}",
-                "Title": f"{WO_TYPES[h % 4].title()} check of {ASSET_KINDS[ah % 10]}",
+                "Title": f"{kind.title()} check of {ASSET_KINDS[ah % 10]}",
                 "Details": "Follow the standard checklist and record findings.", "Status": status,
-                "Priority": PRIORITIES[(h >> 8) % 5], "Type": WO_TYPES[h % 4],
+                "Priority": PRIORITIES[(h >> 8) % 5], "Type": kind,
                 "Asset": {"Id": f"A{200000 + a}", "Name": f"{ASSET_KINDS[ah % 10]} {chr(65 + (ah >> 5) % 26)}-{100 + a % 900}"},
-                "Location": self._location_ref(ah), "AssignedTo": TECHNICIANS[(h >> 11) % 7],
+                "Location": self._location_ref(ah), "Plant": self._plant(ah), "AssignedTo": lead,
+                "Crew": [lead, helper] if lead and helper and helper != lead else [lead] if lead else [],
                 "DueDate": _date(created + (h % 20 + 1) * DAY),
-                "StartedAt": _iso(created + 3600) if status != "open" else None,
-                "CompletedAt": _iso(created + 7200) if status == "completed" else None}
+                "ScheduledStart": _iso(created + 1800), "ScheduledFinish": _iso(created + 1800 + hours * 1800),
+                "EstimatedHours": f"{hours // 2}.{5 * (hours % 2)}",
+                "StartedAt": _iso(created + 3600) if status != "WAPPR" else None,
+                "CompletedAt": _iso(created + 7200) if status == "COMP" else None,
+                "ActualHours": "1.0" if status == "COMP" else None,
+                "ActualCostCents": (h >> 23) % 90000 + 4500 if status == "COMP" else None,
+                "FailureCode": FAILURE_CODES[(h >> 4) % 5] if kind in ("corrective", "emergency") else None,
+                "ParentId": f"W{i - 9}" if i % 10 == 9 else None}
 
     # --- normalization ------------------------------------------------------------------------
 
@@ -399,54 +437,79 @@ class SandboxConnector(Connector):
         return {"remote_id": ref["Id"], "name": ref["Name"]} if ref else None
 
     @staticmethod
+    def _parent(remote_id: str | None) -> dict | None:
+        return {"remote_id": remote_id} if remote_id else None
+
+    @staticmethod
     def _address(raw: dict) -> dict:
-        return {"line1": raw["Street"], "city": raw["City"], "postal_code": raw["PostalCode"], "country": raw["Country"]}
+        return {"line1": raw["Street"], "line2": raw.get("Street2"), "city": raw["City"], "region": raw["Region"],
+                "postal_code": raw["PostalCode"], "country": raw["Country"]}
 
     def _norm_vendors(self, raw):
         return {"number": raw["SupplierCode"], "name": raw["SupplierName"], "code": raw["SupplierCode"],
                 "email": raw["Email"], "phone": raw["Phone"], "address": self._address(raw),
-                "currency": raw["Currency"], "status": "inactive" if raw["Blocked"] else "active"}
+                "currency": raw["Currency"], "status": "inactive" if raw["Blocked"] else "active",
+                "upstream_status": "BLOCKED" if raw["Blocked"] else "RELEASED", "tax_id": raw["VatId"]}
 
     def _norm_locations(self, raw):
-        parent = {"remote_id": raw["ParentId"]} if raw["ParentId"] else None
-        return {"number": raw["Code"], "name": raw["Description"], "code": raw["Code"], "parent": parent,
-                "address": self._address(raw)}
+        return {"number": raw["Code"], "name": raw["Description"], "code": raw["Code"],
+                "status": "inactive" if raw["Status"] == "CLOSED" else "active", "upstream_status": raw["Status"],
+                "parent": self._parent(raw["ParentId"]), "address": self._address(raw)}
 
     def _norm_assets(self, raw):
         return {"number": raw["Id"], "name": raw["Description"], "description": raw["LongText"],
-                "status": raw["Status"], "location": self._ref(raw["Location"]),
-                "parent": {"remote_id": raw["ParentId"]} if raw["ParentId"] else None,
-                "serial_number": raw["SerialNo"], "manufacturer": raw["Manufacturer"], "model": raw["ModelNo"]}
+                "status": raw["Status"], "upstream_status": raw["Status"], "site": raw["Plant"],
+                "category": raw["Class"], "location": self._ref(raw["Location"]),
+                "parent": self._parent(raw["ParentId"]), "serial_number": raw["SerialNo"],
+                "manufacturer": raw["Manufacturer"], "model": raw["ModelNo"]}
 
     def _norm_inventory_items(self, raw):
+        stock = [{"location": self._ref(s["Location"]), "quantity_on_hand": str(s["Qty"]), "bin": s["Bin"]}
+                 for s in raw["Stock"]]
         return {"number": raw["Material"], "code": raw["Material"], "name": raw["MaterialText"],
-                "description": raw["LongText"], "unit_of_measure": raw["BaseUnit"],
+                "description": raw["LongText"], "status": "inactive" if raw["Blocked"] else "active",
+                "upstream_status": "BLOCKED" if raw["Blocked"] else "RELEASED", "unit_of_measure": raw["BaseUnit"],
                 "quantity_on_hand": raw["OnHand"], "minimum_quantity": raw["ReorderPoint"],
                 "unit_cost": _money(raw["UnitCostCents"]), "currency": raw["Currency"],
-                "location": self._ref(raw["Location"])}
+                "location": self._ref(raw["Location"]), "site": raw["Plant"], "stock": stock}
 
     def _norm_purchase_orders(self, raw):
-        lines, subtotal = [], 0
+        lines, subtotal, tax = [], 0, 0
+        rate = raw["TaxRatePct"]
         for line in raw["Lines"]:
-            amount = line["Qty"] * line["NetPriceCents"]
+            qty, received = line["Qty"], line["Received"]
+            amount = qty * line["NetPriceCents"]
+            line_tax = amount * rate // 100
             subtotal += amount
-            lines.append({"line_number": line["ItemNo"], "item_code": line["Material"], "description": line["Text"],
-                          "quantity": str(line["Qty"]), "unit_of_measure": line["Uom"],
+            tax += line_tax
+            lines.append({"line_number": line["ItemNo"], "item_code": line["Material"],
+                          "item": {"remote_id": line["ItemId"], "code": line["Material"]},
+                          "description": line["Text"], "quantity": str(qty), "unit_of_measure": line["Uom"],
                           "unit_price": _money(line["NetPriceCents"]), "amount": _money(amount),
-                          "quantity_received": str(line["Received"]), "delivery_date": line["DeliveryDate"]})
-        tax = subtotal * raw["TaxRatePct"] // 100
-        return {"number": raw["PurchaseOrder"], "status": raw["Status"], "vendor": self._ref(raw["Supplier"]),
-                "order_date": raw["OrderDate"], "required_date": raw["RequiredDate"], "currency": raw["Currency"],
-                "subtotal": _money(subtotal), "tax": _money(tax), "total": _money(subtotal + tax),
-                "payment_terms": raw["PaymentTerms"], "ship_to": raw["ShipTo"], "bill_to": raw["BillTo"],
+                          "tax_amount": _money(line_tax), "quantity_received": str(received),
+                          "delivery_date": line["DeliveryDate"],
+                          "status": "received" if received >= qty else "partially_received" if received else "open",
+                          "account": line["Account"]})
+        code = raw["CompanyCode"]
+        return {"number": raw["PurchaseOrder"], "status": raw["Status"], "upstream_status": raw["Status"],
+                "vendor": self._ref(raw["Supplier"]), "order_date": raw["OrderDate"],
+                "required_date": raw["RequiredDate"], "currency": raw["Currency"], "subtotal": _money(subtotal),
+                "tax": _money(tax), "total": _money(subtotal + tax), "payment_terms": raw["PaymentTerms"],
+                "ship_to": raw["ShipTo"], "bill_to": raw["BillTo"],
+                "organization": {"code": code, "name": ORGANIZATION_NAMES[code]}, "buyer": raw["Buyer"],
                 "lines": lines}
 
     def _norm_work_orders(self, raw):
+        cost = raw["ActualCostCents"]
         return {"number": raw["WorkOrder"], "title": raw["Title"], "description": raw["Details"],
-                "status": raw["Status"], "priority": raw["Priority"], "type": raw["Type"],
-                "asset": self._ref(raw["Asset"]), "location": self._ref(raw["Location"]),
-                "assigned_to": raw["AssignedTo"], "due_date": raw["DueDate"], "started_at": raw["StartedAt"],
-                "completed_at": raw["CompletedAt"]}
+                "status": WO_STATUS[raw["Status"]], "upstream_status": raw["Status"], "priority": raw["Priority"],
+                "type": raw["Type"], "asset": self._ref(raw["Asset"]), "location": self._ref(raw["Location"]),
+                "assigned_to": raw["AssignedTo"], "assignees": raw["Crew"], "site": raw["Plant"],
+                "due_date": raw["DueDate"], "scheduled_start": raw["ScheduledStart"],
+                "scheduled_end": raw["ScheduledFinish"], "started_at": raw["StartedAt"],
+                "completed_at": raw["CompletedAt"], "estimated_hours": raw["EstimatedHours"],
+                "actual_hours": raw["ActualHours"], "actual_cost": _money(cost) if cost is not None else None,
+                "failure_code": raw["FailureCode"], "parent": self._parent(raw["ParentId"])}
 
 
 def _every(faults: dict, key: str, page_no: int) -> bool:

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from config.api_errors import ERROR_STATUSES
+from core.api_errors import ERROR_STATUSES
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +72,58 @@ def test_it_serves_swagger_ui_from_local_static_files_only(client):
         assert body
     assert '"/api/v1/openapi.json"' in html
     assert '"validatorUrl": null' in html  # Swagger UI would otherwise call validator.swagger.io
+
+
+RECORD_COMPONENTS = {"purchase_orders": "PurchaseOrder", "work_orders": "WorkOrder", "assets": "Asset",
+                     "inventory_items": "InventoryItem", "vendors": "Vendor", "locations": "Location"}
+
+
+def test_it_generates_record_schemas_from_the_unified_models(schema):
+    from connections.connectors.schema import ENTITY_MODELS
+
+    components = schema["components"]["schemas"]
+    for entity, name in RECORD_COMPONENTS.items():
+        record = components[name]
+        assert set(record["properties"]) == set(ENTITY_MODELS[entity].model_fields) | {"id", "modified_at", "raw"}
+        assert record["additionalProperties"] is False, "the stored shape, nothing more"
+        assert set(record["required"]) == set(record["properties"]) - {"raw"}, "raw only with include_raw"
+        path = "/api/v1/" + entity.replace("_", "-")
+        ok = schema["paths"][path + "/{record_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+        assert ok["schema"]["$ref"] == f"#/components/schemas/{name}"
+
+
+def test_it_documents_the_new_fields_of_the_unified_schema(schema):
+    components = schema["components"]["schemas"]
+    for name in RECORD_COMPONENTS.values():
+        assert "upstream_status" in components[name]["properties"]
+    assert {"organization", "buyer"} <= set(components["PurchaseOrder"]["properties"])
+    assert {"status", "tax_amount", "item", "account"} <= set(components["PurchaseOrderLine"]["properties"])
+    assert set(components["ItemRef"]["properties"]) == {"remote_id", "code"}
+    assert set(components["Organization"]["properties"]) == {"code", "name"}
+    assert {"site", "scheduled_start", "scheduled_end", "estimated_hours", "actual_hours", "actual_cost",
+            "failure_code", "parent", "assignees"} <= set(components["WorkOrder"]["properties"])
+    assert {"site", "category"} <= set(components["Asset"]["properties"])
+    assert {"site", "stock"} <= set(components["InventoryItem"]["properties"])
+    assert set(components["StockLevel"]["properties"]) == {"location", "quantity_on_hand", "bin"}
+    assert "tax_id" in components["Vendor"]["properties"]
+    assert set(components["Address"]["properties"]) == {"line1", "line2", "city", "region", "postal_code", "country"}
+
+
+def nullable(prop: dict) -> dict:
+    return next(p for p in prop["anyOf"] if p.get("type") != "null")
+
+
+def test_it_documents_closed_enums_decimal_strings_and_times_with_offsets(schema):
+    components = schema["components"]["schemas"]
+    work_order = components["WorkOrder"]["properties"]
+    assert nullable(work_order["status"])["enum"] == ["open", "in_progress", "on_hold", "completed", "cancelled"]
+    assert nullable(work_order["priority"])["enum"] == ["none", "low", "medium", "high", "urgent"]
+    assert nullable(components["PurchaseOrder"]["properties"]["status"])["enum"] == [
+        "draft", "pending_approval", "approved", "open", "partially_received", "received", "closed", "cancelled"]
+    assert nullable(components["PurchaseOrderLine"]["properties"]["status"])["enum"] == [
+        "open", "partially_received", "received", "closed", "cancelled"]
+    assert nullable(work_order["upstream_status"]) == {"type": "string"}, "the upstream's own code is open text"
+    total = nullable(components["PurchaseOrder"]["properties"]["total"])
+    assert total["type"] == "string" and total["format"] == "decimal" and "pattern" in total
+    assert nullable(work_order["scheduled_start"]) == {"type": "string", "format": "date-time"}
+    assert nullable(work_order["due_date"]) == {"type": "string", "format": "date"}

@@ -18,10 +18,10 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.checks import not_a_server_error
 
-from config.errors import CATALOGUE
+from core.errors import CATALOGUE
 from connections.services import connection_token_issue
 from syncs.models import Record, SyncRun
-from tests.api.conftest import ENVELOPE_KEYS, make_records
+from tests.api.conftest import ENVELOPE_KEYS, synced
 from tests.syncs.factories import sandbox_connection
 from tests.webhooks.factories import AttemptFactory, EndpointFactory
 
@@ -63,10 +63,12 @@ def world(settings):
     mine = sandbox_connection(name="Fuzzed tenant", records=5)
     token = connection_token_issue(connection=mine)
     managed = sandbox_connection(name="Fuzzed by admin", records=5)
-    records = {entity: make_records(mine, entity, 3)[0].pk for entity in mine.entities}
+    # Records the engine stored from the sandbox, so the record schemas are checked against real data.
+    synced(mine, *mine.entities)
+    records = {entity: Record.objects.filter(connection=mine, entity=entity).first().pk for entity in mine.entities}
     endpoint = EndpointFactory()
     attempt = AttemptFactory(delivery__endpoint=endpoint)
-    from connections.api_keys import api_key_create
+    from core.api_keys import api_key_create
     from tests.syncs.factories import TEST_ACTOR
 
     _, key = api_key_create(name="fuzzer", actor=TEST_ACTOR)
