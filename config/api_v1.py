@@ -1,6 +1,6 @@
-"""API v1 assembled: the NinjaAPI of config/api.py with every app's routes, as config/urls.py mounts it."""
+"""API v1 assembled: the NinjaAPI of core/api.py with every app's routes, as config/urls.py mounts it."""
 
-from config.api import api
+from core.api import api
 from connections.api import admin_router as connections_admin_router
 from connections.api import connection_router
 from syncs.api import records_router, syncs_router

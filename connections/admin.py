@@ -1,37 +1,18 @@
-"""Admin for support staff: read customers, connections and the audit log; change connections only
+"""Admin for support staff: read customers and connections; change connections only
 through the services, which validate and audit every write."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from connections import services
-from connections.audit import Actor
+from core.admin import ReadOnlyAdmin, error_text, report
+from core.audit import Actor, admin_actor
 from connections.connectors.entities import ENTITIES
-from connections.models import AuditEvent, Connection, Customer
+from connections.models import Connection, Customer
 from syncs.models import Trigger
 from syncs.services import sync_trigger
-
-
-def admin_actor(request) -> Actor:
-    """Support staff act as themselves, from the admin, with the request's id for the audit trail."""
-    return Actor.for_user(request.user, source=AuditEvent.Source.ADMIN, request_id=getattr(request, "request_id", ""))
-
-
-def report(modeladmin, request, *, done: int, verb: str, errors: list[str]) -> None:
-    """One summary message, plus one per catalogued error (code and what to do)."""
-    if done:
-        modeladmin.message_user(request, f"{verb}: {done}.", messages.SUCCESS)
-    for error in errors[:10]:
-        modeladmin.message_user(request, error, messages.ERROR)
-    if len(errors) > 10:
-        modeladmin.message_user(request, f"... and {len(errors) - 10} more errors.", messages.ERROR)
-
-
-def error_text(subject, exc: CatalogError) -> str:
-    hint = exc.spec.action
-    return f"{subject}: {exc.code}: {exc.message}" + (f" ({hint})" if hint else "")
 
 
 def form_error_add(form: forms.BaseForm, exc: CatalogError) -> None:
@@ -51,20 +32,6 @@ class ConnectionPermissions:
 
     def has_manage_connection_permission(self, request):
         return request.user.has_perm("connections.manage_connection")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Shown, never written here: the rows are written by services that validate and audit, and
-    a form edit would skip both."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Customer)
@@ -190,12 +157,3 @@ class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
     def credential_fields(self, obj):
         keys = sorted((obj.credentials or {}).keys())
         return ", ".join(f"{key}=••••••" for key in keys) or "(none)"
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):  # the trail is only worth something if no one can prune it
-    list_display = ["at", "actor", "source", "action", "target_type", "target_id", "request_id"]
-    list_filter = ["source", "action"]
-    search_fields = ["actor", "action", "target_id", "request_id"]
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-    date_hierarchy = "at"

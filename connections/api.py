@@ -16,13 +16,13 @@ from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 from pydantic import ConfigDict
 
-from config.api_auth import actor_of, admin_key, connection_of, connection_token
-from config.api_errors import error_responses
-from config.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_page
-from config.api_secrets import secret_response
-from config.api_types import Id
-from config.errors import CatalogError
-from config.json_limits import json_for_output
+from core.api_auth import actor_of, admin_key, connection_of, connection_token
+from core.api_errors import error_responses
+from core.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_page
+from core.api_secrets import secret_response
+from core.api_types import Id
+from core.errors import CatalogError
+from core.json_limits import json_for_output
 from connections.connectors.registry import connector_catalogue
 from connections.models import Connection
 from connections.selectors import connection_get, connection_list

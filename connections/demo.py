@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from connections.audit import Actor
+from core.audit import Actor
 from connections.models import Connection
 from connections.services import connection_create
 

@@ -6,13 +6,13 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import CatalogError
-from config.json_limits import json_limits_check
-from connections.audit import Actor, audit_record
+from core.errors import CatalogError
+from core.json_limits import json_limits_check
+from core.audit import Actor, audit_record
 from connections.connectors.registry import connector_class, connector_for
 from connections.models import Connection, Customer
 from connections.status import connection_set_status
-from connections.tokens import token_generate, token_hash, token_prefix
+from core.tokens import token_generate, token_hash, token_prefix
 from syncs.models import Mode, SyncRun, SyncState
 from syncs.services import sync_run_cancel, sync_trigger
 

@@ -6,7 +6,7 @@ and the connection services queue syncs: each side imports this, neither the oth
 
 from django.utils import timezone
 
-from connections.audit import Actor, audit_record
+from core.audit import Actor, audit_record
 from connections.models import Connection
 from webhooks.services import event_emit
 

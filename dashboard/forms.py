@@ -4,10 +4,11 @@ from datetime import UTC, datetime
 
 from django import forms
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from connections.connectors.base import ConfigField, Connector
 from connections.connectors.entities import ENTITIES
-from connections.models import AuditEvent, Connection
+from connections.models import Connection
+from core.models import AuditEvent
 from dashboard.selectors.common import aware_utc, parse_uuid
 from syncs.models import Incident, SyncRun, Trigger
 from webhooks.models import Delivery
@@ -18,7 +19,7 @@ GROUPS = ("config", "credentials")
 
 class BoundedJSONField(forms.JSONField):
     """JSON text nested too deep for the parser is a form error, not a crash (the services
-    bound depth and size of what parses: config/json_limits.py)."""
+    bound depth and size of what parses: core/json_limits.py)."""
 
     def to_python(self, value):
         try:

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from connections.audit import Actor, audit_record
-from connections.models import AuditEvent
+from core.audit import Actor, audit_record
+from core.models import AuditEvent
 
 logger = logging.getLogger("security")
 

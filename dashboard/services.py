@@ -3,8 +3,8 @@ and records what was done in the audit log; views never write models themselves.
 
 from django.db import transaction
 
-from config.errors import CatalogError
-from connections.audit import Actor, audit_record
+from core.errors import CatalogError
+from core.audit import Actor, audit_record
 from connections.connectors.registry import connector_class
 from connections.models import Connection
 from connections.services import connection_test, connection_update

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from connections.connectors.base import ReadRequest, UpstreamError
 from connections.connectors.registry import connector_for
 from syncs import outcomes

@@ -3,7 +3,7 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from connections.audit import Actor, audit_record
+from core.audit import Actor, audit_record
 from syncs.models import Incident, SyncRun
 from syncs.selectors import incident_payload
 from webhooks.services import event_emit

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from connections.models import Connection
 from connections.status import connection_set_status
 from syncs import incidents

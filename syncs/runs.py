@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.celery import task_send
-from config.errors import CATALOGUE
+from core.errors import CATALOGUE
 from syncs.models import SyncRun, SyncState
 from syncs.selectors import sync_run_active
 

@@ -8,8 +8,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.errors import CATALOGUE, CatalogError
-from connections.audit import Actor, audit_record
+from core.errors import CATALOGUE, CatalogError
+from core.audit import Actor, audit_record
 from connections.connectors.registry import connector_class
 from connections.models import Connection
 from syncs import outcomes

@@ -3,7 +3,7 @@ import socket
 from celery import shared_task
 from django.utils import timezone
 
-from config.logcontext import log_context
+from core.logcontext import log_context
 from syncs.engine import run_execute
 from syncs.models import SyncRun, WorkerHeartbeat
 from syncs.services import syncs_reap, syncs_schedule_due

@@ -8,9 +8,10 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.api_keys import api_key_create
-from connections.audit import SYSTEM, audit_record
-from connections.models import ApiKey, AuditEvent, Connection
+from core.api_keys import api_key_create
+from core.audit import SYSTEM, audit_record
+from connections.models import Connection
+from core.models import ApiKey, AuditEvent
 from syncs.models import Incident, Record, SyncRun, SyncState, WorkerHeartbeat
 from tests.connections.factories import ConnectionFactory
 from tests.webhooks.factories import AttemptFactory, EndpointFactory
@@ -107,7 +108,7 @@ def test_it_declares_the_permission_every_action_needs(model, action):
 @pytest.mark.parametrize(("model", "action", "permission"), [
     (Endpoint, "disable_endpoints", "webhooks.change_endpoint"),
     (Delivery, "resend_deliveries", "webhooks.change_endpoint"),
-    (ApiKey, "revoke_keys", "connections.change_apikey"),
+    (ApiKey, "revoke_keys", "core.change_apikey"),
     (Connection, "pause", "connections.manage_connection"),
     (SyncRun, "cancel_runs", "connections.trigger_sync"),
     (Incident, "resolve", "connections.manage_connection"),

@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 
 from connections.connectors.sandbox import SandboxConnector
-from connections.models import AuditEvent, Connection, Customer
+from connections.models import Connection, Customer
+from core.models import AuditEvent
 from tests.connections.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -122,6 +123,6 @@ def test_it_shows_customers_but_leaves_their_writes_to_the_services(admin_client
 def test_it_keeps_the_audit_log_out_of_reach_of_deletion(admin_client, connection):
     admin_client.post(change_url(connection), form_data(connection, name="Audited"))
     event = AuditEvent.objects.get()
-    url = reverse("admin:connections_auditevent_delete", args=[event.pk])
+    url = reverse("admin:core_auditevent_delete", args=[event.pk])
     assert admin_client.post(url, {"post": "yes"}).status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from connections.api_keys import api_key_by_key, api_key_create
-from connections.models import ApiKey, AuditEvent
+from core.api_keys import api_key_by_key, api_key_create
+from core.models import ApiKey, AuditEvent
 from tests.api.conftest import ApiClient, assert_error
 from tests.syncs.factories import TEST_ACTOR
 
@@ -18,7 +18,7 @@ KEY = re.compile(r"sk_[^\s\"<…]{20,}")
 
 
 def test_it_shows_a_new_key_once_on_a_no_store_page(admin_client):
-    response = admin_client.post(reverse("admin:connections_apikey_add"), {"name": "erp-bridge"})
+    response = admin_client.post(reverse("admin:core_apikey_add"), {"name": "erp-bridge"})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     key = KEY.search(response.content.decode()).group()
@@ -30,28 +30,28 @@ def test_it_shows_a_new_key_once_on_a_no_store_page(admin_client):
     assert not [m for m in get_messages(response.wsgi_request) if key in str(m)]
     assert not [c for c in response.cookies.values() if key in c.value]
     assert key not in str(dict(admin_client.session))
-    assert key not in admin_client.get(reverse("admin:connections_apikey_changelist")).content.decode()
+    assert key not in admin_client.get(reverse("admin:core_apikey_changelist")).content.decode()
     api_key = api_key_by_key(key=key)
-    page = admin_client.get(reverse("admin:connections_apikey_change", args=[api_key.pk])).content.decode()
+    page = admin_client.get(reverse("admin:core_apikey_change", args=[api_key.pk])).content.decode()
     assert key not in page and api_key.key_prefix in page
 
 
 def test_it_shows_the_key_page_for_save_and_continue_too(admin_client):
-    response = admin_client.post(reverse("admin:connections_apikey_add"), {"name": "ci", "_continue": "1"})
+    response = admin_client.post(reverse("admin:core_apikey_add"), {"name": "ci", "_continue": "1"})
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     assert KEY.search(response.content.decode())
     assert "messages" not in response.cookies
 
 
 def test_it_refuses_a_key_without_a_name(admin_client):
-    response = admin_client.post(reverse("admin:connections_apikey_add"), {"name": "  "})
+    response = admin_client.post(reverse("admin:core_apikey_add"), {"name": "  "})
     assert response.status_code == 200 and response.context["adminform"].form.errors["name"]
     assert not ApiKey.objects.exists()
 
 
 def test_it_revokes_keys_with_an_admin_action(admin_client):
     api_key, key = api_key_create(name="old", actor=TEST_ACTOR)
-    response = admin_client.post(reverse("admin:connections_apikey_changelist"),
+    response = admin_client.post(reverse("admin:core_apikey_changelist"),
                                  {"action": "revoke_keys", "_selected_action": [api_key.pk]}, follow=True)
     assert response.status_code == 200
     api_key.refresh_from_db()
@@ -61,6 +61,6 @@ def test_it_revokes_keys_with_an_admin_action(admin_client):
 
 def test_it_keeps_revoked_keys_for_the_audit_trail(admin_client):
     api_key, _ = api_key_create(name="kept", actor=TEST_ACTOR)
-    response = admin_client.post(reverse("admin:connections_apikey_delete", args=[api_key.pk]), {"post": "yes"})
+    response = admin_client.post(reverse("admin:core_apikey_delete", args=[api_key.pk]), {"post": "yes"})
     assert response.status_code == 403
     assert ApiKey.objects.filter(pk=api_key.pk).exists()

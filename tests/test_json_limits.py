@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from config.errors import CatalogError
-from config.json_limits import (MAX_BYTES, MAX_DEPTH, RENDER_MAX_DEPTH, TOO_DEEP_PLACEHOLDER, json_depth_exceeds,
+from core.errors import CatalogError
+from core.json_limits import (MAX_BYTES, MAX_DEPTH, RENDER_MAX_DEPTH, TOO_DEEP_PLACEHOLDER, json_depth_exceeds,
                                 json_for_output, json_limits_check)
 
 
@@ -54,7 +54,7 @@ def test_it_refuses_values_larger_than_the_size_limit():
 def test_it_renders_a_stored_value_that_encodes_and_replaces_one_too_deep(caplog):
     fine = nested(RENDER_MAX_DEPTH)
     assert json_for_output(fine, what="row 1 metadata") is fine
-    with caplog.at_level(logging.WARNING, logger="config.json_limits"):
+    with caplog.at_level(logging.WARNING, logger="core.json_limits"):
         assert json_for_output(nested(5_000), what="row 2 metadata") == TOO_DEEP_PLACEHOLDER
     assert [r.getMessage() for r in caplog.records] == [
         "row 2 metadata is nested deeper than 128 levels; rendered as a placeholder"]

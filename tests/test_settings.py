@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.db import connection, connections
 
-from config.sqlite3.base import DatabaseWrapper
+from core.sqlite3.base import DatabaseWrapper
 
 from tests.conftest import skip_or_fail
 from tests.helpers import manage, postgres_reachable
@@ -26,7 +26,7 @@ def shell(env):
 
 def test_it_defaults_to_sqlite_and_the_filesystem_broker(tmp_path):
     engine, broker, cache = shell({"VAR_DIR": str(tmp_path)})
-    assert engine == "config.sqlite3", "Django's SQLite backend, creating its files owner-only"
+    assert engine == "core.sqlite3", "Django's SQLite backend, creating its files owner-only"
     assert broker.startswith("filesystem://")
     assert (tmp_path / "secrets.json").exists(), "generated keys must be kept so credentials decrypt after a restart"
     assert (tmp_path / "broker" / "queue").is_dir()

@@ -6,7 +6,7 @@ from django.db.models import Case, Count, F, FilteredRelation, FloatField, Prefe
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from webhooks.models import Attempt, Delivery, Endpoint, Event
 
 SUCCESS_WINDOW = timedelta(hours=24)

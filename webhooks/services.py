@@ -24,9 +24,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.errors import CatalogError
-from config.json_limits import json_limits_check
-from connections.audit import SYSTEM, Actor, audit_record
+from core.errors import CatalogError
+from core.json_limits import json_limits_check
+from core.audit import SYSTEM, Actor, audit_record
 from connections.models import Connection
 from webhooks import attempt_sql, dispatch, signing, transport
 from webhooks.models import Attempt, Delivery, Endpoint, Event

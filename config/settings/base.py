@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "ninja",
+    "core",
     "connections",
     "syncs",
     "webhooks",
@@ -51,14 +52,14 @@ if find_spec("benchmarks") is not None:
     INSTALLED_APPS.append("benchmarks")
 
 MIDDLEWARE = [
-    "config.middleware.RequestIdMiddleware",
+    "core.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "config.security_headers.SecurityHeadersMiddleware",
+    "core.security_headers.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -84,8 +85,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Django's SQLite with the database files readable by their owner only (config/sqlite3/base.py).
-    DATABASES["default"]["ENGINE"] = "config.sqlite3"
+    # Django's SQLite with the database files readable by their owner only (core/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "core.sqlite3"
     # WAL lets readers run beside the one writer; IMMEDIATE transactions take the write lock
     # up front, so web, worker and beat wait (busy timeout) instead of failing "database is locked".
     DATABASES["default"]["OPTIONS"] = {
@@ -201,7 +202,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Each line carries the request id and the sync run id it was written for ("-" when none).
-    "filters": {"log_context": {"()": "config.logcontext.LogContextFilter"}},
+    "filters": {"log_context": {"()": "core.logcontext.LogContextFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(run_id)s] %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["log_context"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
@@ -223,13 +224,16 @@ WEBHOOK_SECRET_ROLLOVER_HOURS = env.int("WEBHOOK_SECRET_ROLLOVER_HOURS", default
 WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE["webhook-sweep"] = {"task": "webhooks.tasks.webhook_sweep_task", "schedule": timedelta(seconds=30)}
 
-# --- API v1 (DESIGN section 9) -------------------------------------------------------------
+# --- API v1 (docs/api.md) -------------------------------------------------------------------
+# Bearer token prefixes the API framework (core/api_auth.py) hands to a domain app; "sk_" admin
+# keys are core's own.
+API_TOKEN_RESOLVERS = {"ctk_": "connections.api_auth.connection_principal"}
 # Requests per minute allowed per token (connection token or admin key); 0 turns limiting off.
 API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
 # Retry-After, in seconds, of 503 SERVICE_UNAVAILABLE (database or broker down).
 API_RETRY_AFTER_SECONDS = env.int("API_RETRY_AFTER_SECONDS", default=5)
 # Every response under /api/ in the error envelope, plus rate-limit headers; it needs the request id.
-MIDDLEWARE.insert(MIDDLEWARE.index("config.middleware.RequestIdMiddleware") + 1, "config.api_errors.ApiMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("core.request_ids.RequestIdMiddleware") + 1, "core.api_errors.ApiMiddleware")
 
 # --- Login throttling (issue 11, item 3) ------------------------------------------------------
 # django-axes counts failed logins in the database (works on SQLite and PostgreSQL, shared by every

@@ -21,7 +21,7 @@ X_FRAME_OPTIONS = "DENY"
 # no script needs to read the cookie.
 CSRF_COOKIE_HTTPONLY = True
 
-# Sent by config.security_headers, in the shape of Django 6.0's SECURE_CSP. Everything is served
+# Sent by core.security_headers, in the shape of Django 6.0's SECURE_CSP. Everything is served
 # from this origin (htmx and the API docs' Swagger UI are bundled): no inline script or style,
 # no eval. Swagger UI's stylesheet draws its icons from data: URLs.
 SECURE_CSP = {

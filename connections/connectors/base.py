@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from config.errors import CATALOGUE, CatalogError
+from core.errors import CATALOGUE, CatalogError
 from connections.connectors.entities import ENTITIES
 
 

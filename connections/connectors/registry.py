@@ -1,6 +1,6 @@
 """Which connectors exist: one line per connector module below."""
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from connections.connectors.base import Connector
 from connections.connectors.sandbox import SandboxConnector
 

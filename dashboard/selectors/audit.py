@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from dashboard.selectors.common import KeysetPage, keyset_page
 
 # The actions the services write, offered as suggestions in the filter.

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html
 
-from config.errors import spec_for
+from core.errors import spec_for
 
 register = template.Library()
 

@@ -13,8 +13,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from config.errors import CatalogError, spec_for
-from connections.audit import Actor
+from core.errors import CatalogError, spec_for
+from core.audit import Actor
 
 PERM_SYNC = "connections.trigger_sync"  # Sync now, Full resync, Cancel, Retry
 PERM_MANAGE = "connections.manage_connection"  # connect, edit, pause/resume, test, rotate token, incidents
@@ -25,7 +25,7 @@ PERM_WEBHOOKS = "webhooks.change_endpoint"  # test event, resend, replay, rotate
 VIEW_CONNECTIONS = ("connections.view_connection",)
 VIEW_RUNS = ("syncs.view_syncrun",)
 VIEW_FAILURES = ("syncs.view_incident",)
-VIEW_AUDIT = ("connections.view_auditevent",)
+VIEW_AUDIT = ("core.view_auditevent",)
 VIEW_WEBHOOKS = ("webhooks.view_endpoint", "webhooks.view_delivery")
 # The overview counts connections, runs, incidents and endpoints, but names only connections and
 # their runs (slowest, failing): those two are what it needs.

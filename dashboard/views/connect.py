@@ -4,7 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from connections.connectors.registry import connector_catalogue, connector_class
 from connections.services import connection_create
 from dashboard import services as dashboard_services

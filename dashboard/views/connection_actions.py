@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from connections import services as connection_services
 from connections.connectors.registry import connector_class
 from connections.models import Connection

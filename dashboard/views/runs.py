@@ -3,7 +3,7 @@
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from connections.models import Connection
 from dashboard.forms import RunFilterForm
 from dashboard.selectors import runs as selectors

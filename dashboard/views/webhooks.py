@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import push_url
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from dashboard.forms import DeliveryFilterForm, EndpointFilterForm, EndpointForm, parse_time
 from dashboard.selectors import webhooks as selectors
 from dashboard.selectors.common import parse_uuid

@@ -3,8 +3,8 @@ import json
 import pytest
 from django.test import Client
 
-from config.errors import CATALOGUE
-from connections.api_keys import api_key_create
+from core.errors import CATALOGUE
+from core.api_keys import api_key_create
 from connections.services import connection_token_issue
 from tests.syncs.factories import TEST_ACTOR, sandbox_connection
 

@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from config.api_v1 import api as ninja_api
-from connections.api_keys import api_key_revoke
-from connections.models import ApiKey
+from core.api_keys import api_key_revoke
+from core.models import ApiKey
 from connections.services import connection_disconnect, connection_token_rotate
 from tests.api.conftest import assert_error
 from tests.syncs.factories import TEST_ACTOR

@@ -4,7 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from connections.models import ApiKey, AuditEvent
+from core.models import ApiKey, AuditEvent
 from tests.api.conftest import ApiClient, assert_error
 
 pytestmark = pytest.mark.django_db

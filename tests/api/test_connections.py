@@ -2,7 +2,8 @@ import uuid
 
 import pytest
 
-from connections.models import AuditEvent, Connection, Customer
+from connections.models import Connection, Customer
+from core.models import AuditEvent
 from connections.status import connection_set_status
 from syncs.engine import run_execute
 from syncs.models import Record, SyncRun

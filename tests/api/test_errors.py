@@ -64,7 +64,7 @@ def test_it_answers_an_unexpected_error_without_leaking_internals(api, monkeypat
         raise RuntimeError("password=hunter2 in /srv/plantsync/secret.py")
 
     monkeypatch.setattr("syncs.api.sync_status", explode)
-    with caplog.at_level(logging.ERROR, logger="config.api"):
+    with caplog.at_level(logging.ERROR, logger="core.api"):
         response = api.get("/api/v1/sync-status")
     error = assert_error(response, "INTERNAL_ERROR")
     assert error["message"] == "Something went wrong on our side." and error["details"] == {}

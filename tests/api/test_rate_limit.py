@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from config import api_auth
+from core import api_auth
 from tests.api.conftest import assert_error
 
 pytestmark = pytest.mark.django_db

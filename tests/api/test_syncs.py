@@ -2,7 +2,8 @@ import uuid
 
 import pytest
 
-from connections.models import AuditEvent, Connection, IdempotencyKey
+from connections.models import Connection
+from core.models import AuditEvent, IdempotencyKey
 from connections.services import connection_pause
 from connections.status import connection_set_status
 from syncs.models import SyncRun

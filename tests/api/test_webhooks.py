@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from webhooks.models import Delivery, Endpoint, Event
 from tests.api.conftest import assert_error
 from tests.webhooks.factories import AttemptFactory, DeliveryFactory, EndpointFactory, EventFactory

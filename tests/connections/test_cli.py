@@ -1,7 +1,7 @@
 import pytest
 from django.core.management.base import CommandError
 
-from connections.cli import json_argument
+from core.cli import json_argument
 
 
 def test_it_reads_a_json_object_argument():

@@ -2,8 +2,9 @@ from unittest import mock
 
 import pytest
 
-from config.errors import CatalogError
-from connections.models import AuditEvent, Connection, Customer
+from core.errors import CatalogError
+from connections.models import Connection, Customer
+from core.models import AuditEvent
 from connections.services import (connection_create, connection_disconnect, connection_pause, connection_token_rotate,
                                   connection_update)
 from tests.syncs.factories import TEST_ACTOR, sandbox_connection

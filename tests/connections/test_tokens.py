@@ -1,9 +1,9 @@
 import pytest
 
-from connections.audit import SYSTEM
+from core.audit import SYSTEM
 from connections.models import Connection
 from connections.services import connection_by_token, connection_token_issue, connection_token_rotate
-from connections.tokens import token_hash
+from core.tokens import token_hash
 from tests.connections.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db

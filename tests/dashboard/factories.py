@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from connections.audit import Actor, audit_record
+from core.audit import Actor, audit_record
 from connections.models import Connection, Customer
 from syncs.models import Incident, SyncRun, SyncState
 from tests.syncs.factories import sandbox_connection
@@ -15,7 +15,7 @@ from tests.syncs.factories import sandbox_connection
 HTMX = {"HTTP_HX_REQUEST": "true"}
 # What every dashboard page needs to be read (dashboard/views/common.py: VIEW_*), besides is_staff.
 VIEW_PERMISSIONS = ("connections.view_connection", "syncs.view_syncrun", "syncs.view_incident",
-                    "connections.view_auditevent", "webhooks.view_endpoint", "webhooks.view_delivery")
+                    "core.view_auditevent", "webhooks.view_endpoint", "webhooks.view_delivery")
 OPERATOR_PERMISSIONS = VIEW_PERMISSIONS + ("connections.trigger_sync", "connections.manage_connection",
                                            "webhooks.change_endpoint")
 

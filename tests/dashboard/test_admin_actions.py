@@ -3,7 +3,8 @@
 import pytest
 from django.contrib.auth.models import Permission
 
-from connections.models import AuditEvent, Connection
+from connections.models import Connection
+from core.models import AuditEvent
 from syncs.models import Incident, SyncRun
 from tests.dashboard.factories import idle_connection, incidents, runs
 from tests.syncs.factories import queued_run, sandbox_connection

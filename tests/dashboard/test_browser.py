@@ -174,7 +174,7 @@ def test_it_acknowledges_an_incident(page, live_server, celery_worker_process):
 def test_it_screenshots_every_page(page, live_server, celery_worker_process):
     from playwright.sync_api import expect
 
-    from connections.audit import Actor, audit_record
+    from core.audit import Actor, audit_record
     from tests.webhooks.factories import AttemptFactory, DeliveryFactory, EndpointFactory
 
     connection = sandbox_connection(name="Screenshot plant", entities=["vendors", "assets", "work_orders"])

@@ -2,7 +2,8 @@
 
 import pytest
 
-from connections.models import AuditEvent, Connection, Customer
+from connections.models import Connection, Customer
+from core.models import AuditEvent
 from connections.services import connection_by_token
 from syncs.models import SyncRun
 from tests.connections.factories import sandbox_checks_counted

@@ -3,7 +3,8 @@ the stored ones, good ones lift auth_failed, a refusal shows its catalogued erro
 
 import pytest
 
-from connections.models import AuditEvent, Connection
+from connections.models import Connection
+from core.models import AuditEvent
 from tests.dashboard.factories import HTMX, idle_connection, runs
 
 pytestmark = pytest.mark.django_db

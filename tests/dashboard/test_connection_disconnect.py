@@ -2,7 +2,8 @@
 
 import pytest
 
-from connections.models import AuditEvent, Connection
+from connections.models import Connection
+from core.models import AuditEvent
 from connections.services import connection_by_token
 from syncs.models import SyncRun
 from tests.dashboard.factories import HTMX, idle_connection, runs

@@ -2,7 +2,8 @@
 
 import pytest
 
-from connections.models import AuditEvent, Connection
+from connections.models import Connection
+from core.models import AuditEvent
 from syncs.models import SyncRun
 from tests.dashboard.factories import HTMX, idle_connection
 from tests.syncs.factories import sandbox_connection

@@ -1,6 +1,6 @@
 import pytest
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from connections.services import connection_by_token
 from tests.dashboard.factories import HTMX, idle_connection
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from tests.dashboard.factories import HTMX, idle_connection
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,7 @@
 import pytest
 
-from connections.models import AuditEvent, Connection
+from connections.models import Connection
+from core.models import AuditEvent
 from syncs.models import SyncRun
 from tests.dashboard.factories import HTMX, idle_connection
 

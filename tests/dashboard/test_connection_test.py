@@ -2,7 +2,8 @@
 
 import pytest
 
-from connections.models import AuditEvent, Connection
+from connections.models import Connection
+from core.models import AuditEvent
 from tests.dashboard.factories import HTMX, idle_connection
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 import pytest
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from syncs.models import Incident
 from tests.dashboard.factories import HTMX, connections, idle_connection, incidents, runs
 

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.urls import URLPattern, reverse
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from dashboard.urls import urlpatterns
 from tests.dashboard.factories import HTMX
 

@@ -5,7 +5,7 @@ import logging
 import pytest
 from django.urls import reverse
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,8 @@ logged-in user without them gets 403, sees nothing of the page, and changes noth
 import pytest
 from django.urls import URLPattern, reverse
 
-from connections.models import AuditEvent, Connection
+from connections.models import Connection
+from core.models import AuditEvent
 from dashboard.urls import urlpatterns
 from dashboard.views.common import dashboard_view
 from syncs.models import SyncRun
@@ -78,7 +79,7 @@ def test_it_shows_every_page_to_staff_with_the_view_permissions(viewer_client, o
 
 @pytest.mark.parametrize("url, missing", [
     ("/connections/", "connections.view_connection"), ("/runs/", "syncs.view_syncrun"),
-    ("/failures/", "syncs.view_incident"), ("/audit/", "connections.view_auditevent"),
+    ("/failures/", "syncs.view_incident"), ("/audit/", "core.view_auditevent"),
     ("/webhooks/", "webhooks.view_endpoint"), ("/webhooks/", "webhooks.view_delivery"),
     ("/", "connections.view_connection"), ("/", "syncs.view_syncrun")])
 def test_it_needs_the_view_permission_of_each_page(client, django_user_model, url, missing):

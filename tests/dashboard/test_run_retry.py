@@ -1,6 +1,6 @@
 import pytest
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from syncs.models import SyncRun
 from tests.dashboard.factories import HTMX, idle_connection, runs
 

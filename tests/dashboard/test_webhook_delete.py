@@ -2,7 +2,7 @@
 
 import pytest
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from tests.dashboard.factories import HTMX
 from tests.webhooks.factories import DeliveryFactory, EndpointFactory
 from webhooks.models import Delivery, Endpoint, Event

@@ -1,6 +1,6 @@
 import pytest
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from tests.dashboard.factories import HTMX
 from tests.webhooks.factories import AttemptFactory, DeliveryFactory
 from webhooks.models import Delivery

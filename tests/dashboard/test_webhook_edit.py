@@ -2,7 +2,7 @@
 
 import pytest
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from tests.dashboard.factories import HTMX, connections, idle_connection
 from tests.webhooks.factories import EndpointFactory
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from tests.dashboard.factories import HTMX
 from tests.webhooks.factories import DeliveryFactory, EndpointFactory
 from webhooks.models import Delivery, Endpoint, Event

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from connections.audit import Actor
+from core.audit import Actor
 from connections.connectors.registry import connector_for
 from connections.services import connection_create
 from syncs.models import Record, SyncRun

@@ -147,7 +147,7 @@ def test_it_moves_the_connection_to_auth_failed():
     conn.refresh_from_db()
     assert conn.status == "auth_failed" and "401" in conn.status_reason
     assert Incident.objects.filter(connection=conn, error_code="UPSTREAM_AUTHENTICATION_FAILED").exists()
-    from config.errors import CatalogError
+    from core.errors import CatalogError
 
     with pytest.raises(CatalogError) as exc:
         sync_trigger(connection=conn, entities=["vendors"], trigger="dashboard")

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from connections.connectors.sandbox import SandboxConnector
 from connections.models import Connection
 from syncs import outcomes

@@ -77,7 +77,7 @@ def test_it_injects_a_rate_limit_once_per_page():
 def test_it_refuses_out_of_range_config_with_field_details():
     import pytest
 
-    from config.errors import CatalogError
+    from core.errors import CatalogError
 
     bad = {"change_rate": 2, "deleted_fraction": -0.1, "page_size": 0, "records": {"widgets": 5},
            "anchor": "yesterday"}

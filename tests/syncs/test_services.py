@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.errors import CatalogError
-from connections.models import AuditEvent
+from core.errors import CatalogError
+from core.models import AuditEvent
 from connections.services import connection_pause, connection_resume
 from syncs.engine import run_execute
 from syncs.models import SyncRun, SyncState

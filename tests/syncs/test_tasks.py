@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from config.logcontext import LogContextFilter, current_request_id, current_run_id
+from core.logcontext import LogContextFilter, current_request_id, current_run_id
 from syncs.models import SyncRun
 from syncs.tasks import sync_run_execute_task
 from tests.syncs.factories import queued_run, sandbox_connection

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from connections.models import AuditEvent
+from core.models import AuditEvent
 from tests.webhooks.factories import AttemptFactory, DeliveryFactory, EndpointFactory
 from webhooks.models import Delivery, Endpoint
 

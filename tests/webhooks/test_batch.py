@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from connections.audit import SYSTEM
+from core.audit import SYSTEM
 from tests.webhooks.factories import EndpointFactory
 from tests.webhooks.receiver import Reply
 from webhooks import dispatch, services, transport

@@ -153,7 +153,7 @@ def test_it_disables_the_endpoint_on_410_gone(receiver, webhook_settings):
     queued.refresh_from_db()
     assert queued.status == Delivery.Status.FAILED and "disabled" in queued.last_error
     assert len(receiver.requests) == 1
-    from connections.models import AuditEvent
+    from core.models import AuditEvent
 
     assert AuditEvent.objects.filter(action="webhook_endpoint.disabled", target_id=str(endpoint.pk)).exists()
 

@@ -3,7 +3,7 @@
 import pytest
 from django.db import transaction
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from tests.connections.factories import ConnectionFactory
 from tests.webhooks.factories import EndpointFactory
 from webhooks import dispatch, services

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.errors import CatalogError
-from connections.audit import Actor
-from connections.models import AuditEvent
+from core.errors import CatalogError
+from core.audit import Actor
+from core.models import AuditEvent
 from tests.connections.factories import ConnectionFactory
 from tests.webhooks.factories import DeliveryFactory, EndpointFactory
 from webhooks import dispatch, services

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from connections.audit import SYSTEM
+from core.audit import SYSTEM
 from tests.webhooks.receiver import Reply, unused_port
 from webhooks import services
 from webhooks.models import Delivery

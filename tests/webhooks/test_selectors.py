@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 from tests.connections.factories import ConnectionFactory
 from tests.webhooks.factories import AttemptFactory, DeliveryFactory, EndpointFactory
 from webhooks import selectors

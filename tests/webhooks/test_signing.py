@@ -4,7 +4,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from connections.audit import SYSTEM
+from core.audit import SYSTEM
 from tests.webhooks.factories import EndpointFactory
 from webhooks import services, signing
 from webhooks.models import Delivery

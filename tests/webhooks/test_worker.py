@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 from standardwebhooks import Webhook
 
-from connections.audit import SYSTEM
+from core.audit import SYSTEM
 from tests.webhooks.factories import EndpointFactory
 from webhooks import dispatch, services
 from webhooks.models import Delivery

@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from config.errors import CatalogError
-from connections.cli import catalog_command_error, cli_actor, json_argument
+from core.errors import CatalogError
+from core.cli import catalog_command_error, cli_actor, json_argument
 from connections.services import connection_create
 
 

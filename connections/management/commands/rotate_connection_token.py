@@ -2,8 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from config.errors import CatalogError
-from connections.cli import catalog_command_error, cli_actor, connection_lookup
+from core.errors import CatalogError
+from connections.cli import connection_lookup
+from core.cli import catalog_command_error, cli_actor
 from connections.services import connection_token_rotate
 
 

@@ -4,9 +4,10 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.errors import CatalogError
-from connections.audit import Actor
-from connections.models import AuditEvent, Connection
+from core.errors import CatalogError
+from core.audit import Actor
+from connections.models import Connection
+from core.models import AuditEvent
 from webhooks.services import EVENT_TYPES, endpoint_create
 
 

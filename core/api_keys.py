@@ -8,10 +8,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import CatalogError
-from connections.audit import Actor, audit_record
-from connections.models import ApiKey
-from connections.tokens import token_generate, token_hash, token_prefix
+from core.errors import CatalogError
+from core.audit import Actor, audit_record
+from core.models import ApiKey
+from core.tokens import token_generate, token_hash, token_prefix
 
 # last_used_at is written at most this often per key, so reads do not turn into writes.
 TOUCH_INTERVAL = timedelta(seconds=60)

@@ -2,7 +2,7 @@
 
 Routers live with their apps (connections/api.py, syncs/api.py, webhooks/api.py) and are added
 in config/api_v1.py, so this module imports no app (the apps' routes import it); errors,
-auth and rate limits, pagination and idempotency are in the config/api_*.py modules.
+auth and rate limits, pagination and idempotency are in the core/api_*.py modules.
 """
 
 from functools import wraps
@@ -15,9 +15,9 @@ from ninja.openapi.docs import Swagger
 from ninja.parser import Parser
 from ninja.renderers import BaseRenderer
 
-from config.api_errors import install_exception_handlers
-from config.errors import CatalogError
-from config.json_limits import MAX_DEPTH
+from core.api_errors import install_exception_handlers
+from core.errors import CatalogError
+from core.json_limits import MAX_DEPTH
 
 
 def _default(value: Any):
@@ -40,7 +40,7 @@ class ORJSONParser(Parser):
             return orjson.loads(request.body)
         except orjson.JSONDecodeError as exc:
             # orjson stops at 1024 levels: valid JSON, refused like any value past MAX_DEPTH
-            # (ninja wraps this in its 400, which config/api_errors.py unwraps).
+            # (ninja wraps this in its 400, which core/api_errors.py unwraps).
             if "depth limit" not in str(exc):
                 raise
             raise CatalogError("VALIDATION_FAILED", f"The request body is nested deeper than {MAX_DEPTH} levels.",

@@ -5,7 +5,7 @@ import uuid
 
 from django.utils.log import log_response
 
-from config.logcontext import log_context
+from core.logcontext import log_context
 
 _VALID = re.compile(r"^[A-Za-z0-9_.:-]{6,100}$")
 

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from connections.models import AuditEvent, Connection
+from core.models import AuditEvent
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,15 @@ class Actor:
         return cls(name=user.get_username(), source=source, user_id=user.pk, request_id=request_id)
 
 
+def admin_actor(request) -> Actor:
+    """Support staff act as themselves, from the admin, with the request's id for the audit trail."""
+    return Actor.for_user(request.user, source=AuditEvent.Source.ADMIN, request_id=getattr(request, "request_id", ""))
+
+
 SYSTEM = Actor(name="system")
 
 
-def audit_record(*, actor: Actor, action: str, target=None, connection: Connection | None = None,
+def audit_record(*, actor: Actor, action: str, target=None, connection=None,
                  details: dict | None = None) -> AuditEvent:
     return AuditEvent.objects.create(
         actor=actor.name, user_id=actor.user_id, source=actor.source, action=action,

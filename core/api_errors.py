@@ -5,7 +5,7 @@
 Ninja's exception handlers cover everything raised inside an operation (auth included);
 ApiMiddleware covers what never reaches an operation: unknown routes, wrong methods, and any
 non-envelope error response or exception from the rest of the stack. Codes, statuses and
-types come from the one catalogue in config/errors.py.
+types come from the one catalogue in core/errors.py.
 """
 
 import logging
@@ -27,10 +27,10 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Thr
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import Field
 
-from config.errors import CATALOGUE, CatalogError
-from config.logcontext import current_request_id
+from core.errors import CATALOGUE, CatalogError
+from core.logcontext import current_request_id
 
-log = logging.getLogger("config.api")
+log = logging.getLogger("core.api")
 
 API_PREFIX = "/api/"
 

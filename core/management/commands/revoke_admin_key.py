@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from connections.api_keys import api_key_revoke
-from connections.cli import cli_actor
-from connections.models import ApiKey
+from core.api_keys import api_key_revoke
+from core.cli import cli_actor
+from core.models import ApiKey
 
 
 class Command(BaseCommand):

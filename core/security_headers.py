@@ -4,7 +4,7 @@ declare them (production does), a Content-Security-Policy and a Permissions-Poli
 from django.conf import settings
 from django.utils.cache import patch_cache_control
 
-from config.api_errors import API_PREFIX
+from core.api_errors import API_PREFIX
 
 
 def csp_header(policy: dict[str, list[str]]) -> str:

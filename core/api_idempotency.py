@@ -20,8 +20,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
-from config.errors import CatalogError
-from connections.models import IdempotencyKey
+from core.errors import CatalogError
+from core.models import IdempotencyKey
 
 TTL = timedelta(hours=24)
 HEADER = "Idempotency-Key"

@@ -10,7 +10,7 @@ import json
 import logging
 from typing import Any
 
-from config.errors import CatalogError
+from core.errors import CatalogError
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,54 @@
-"""Admin for API admin keys: create one (the key is shown once), see when keys were used, revoke.
-
-Kept apart from connections/admin.py and registered from ConnectionsConfig.ready().
+"""Admin of the shared models: the audit log (read only) and API admin keys (create one, shown
+once; see when keys were used; revoke). Also what every app's admin shares.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
-from connections.admin import admin_actor
-from connections.api_keys import api_key_create, api_key_revoke
-from connections.models import ApiKey
+from core.audit import admin_actor
+from core.api_keys import api_key_create, api_key_revoke
+from core.errors import CatalogError
+from core.models import ApiKey, AuditEvent
+
+
+def report(modeladmin, request, *, done: int, verb: str, errors: list[str]) -> None:
+    """One summary message, plus one per catalogued error (code and what to do)."""
+    if done:
+        modeladmin.message_user(request, f"{verb}: {done}.", messages.SUCCESS)
+    for error in errors[:10]:
+        modeladmin.message_user(request, error, messages.ERROR)
+    if len(errors) > 10:
+        modeladmin.message_user(request, f"... and {len(errors) - 10} more errors.", messages.ERROR)
+
+
+def error_text(subject, exc: CatalogError) -> str:
+    hint = exc.spec.action
+    return f"{subject}: {exc.code}: {exc.message}" + (f" ({hint})" if hint else "")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never written here: the rows are written by services that validate and audit, and
+    a form edit would skip both."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):  # the trail is only worth something if no one can prune it
+    list_display = ["at", "actor", "source", "action", "target_type", "target_id", "request_id"]
+    list_filter = ["source", "action"]
+    search_fields = ["actor", "action", "target_id", "request_id"]
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    date_hierarchy = "at"
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -51,7 +89,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         signed but readable, and outlives the page."""
         context = {**self.admin_site.each_context(request), "opts": self.opts, "api_key": obj,
                    "clear_key": obj.clear_key, "title": "Admin key created"}
-        response = TemplateResponse(request, "admin/connections/apikey/key_created.html", context)
+        response = TemplateResponse(request, "admin/core/apikey/key_created.html", context)
         add_never_cache_headers(response)
         return response
 

@@ -15,8 +15,8 @@ import orjson
 from django.db import connection as db_connection
 from django.db.models import QuerySet
 
-from config.api_types import MAX_BIGINT
-from config.errors import CatalogError
+from core.api_types import MAX_BIGINT
+from core.errors import CatalogError
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
