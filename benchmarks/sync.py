@@ -12,9 +12,9 @@ from django.db import transaction
 from connections.connectors.base import ReadRequest
 from connections.connectors.registry import connector_for
 from connections.models import Connection
-from connections.services import connection_create
 from core.audit import Actor
 from syncs import engine
+from syncs.lifecycle import connection_create
 from syncs.models import Record, SyncRun
 from syncs.reading import ReadPage
 from syncs.writers import rows_prepare
