@@ -7,6 +7,7 @@ from django.db.models import Count
 
 from core.errors import CatalogError
 from connections import services
+from syncs import lifecycle
 from core.admin import ReadOnlyAdmin, error_text, report
 from core.audit import Actor, admin_actor
 from connections.connectors.entities import ENTITIES
@@ -74,7 +75,7 @@ class ConnectionForm(forms.ModelForm):
             # connection_update reads a 0 as "unchanged" and would store it; check the numbers as typed.
             services.connection_numbers_validate(sync_interval_minutes=cleaned["sync_interval_minutes"],
                                                  history_days=cleaned["history_days"])
-            services.connection_update(connection=self.instance, actor=self.actor,
+            lifecycle.connection_update(connection=self.instance, actor=self.actor,
                                        **{name: cleaned[name] for name in self.changed_data})
         except CatalogError as exc:
             form_error_add(self, exc)
@@ -109,11 +110,11 @@ class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
         pass  # ConnectionForm.clean already saved it through connection_update
 
     def delete_model(self, request, obj):
-        services.connection_delete(connection=obj, actor=admin_actor(request))
+        lifecycle.connection_delete(connection=obj, actor=admin_actor(request))
 
     def delete_queryset(self, request, queryset):
         for connection in queryset:
-            services.connection_delete(connection=connection, actor=admin_actor(request))
+            lifecycle.connection_delete(connection=connection, actor=admin_actor(request))
 
     def _sync(self, request, queryset, mode: str, verb: str):
         actor, queued, errors = admin_actor(request), 0, []
@@ -137,11 +138,11 @@ class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
 
     @admin.action(description="Pause (stop scheduling, cancel queued runs)", permissions=["manage_connection"])
     def pause(self, request, queryset):
-        self._change_status(request, queryset, services.connection_pause, verb="Paused")
+        self._change_status(request, queryset, lifecycle.connection_pause, verb="Paused")
 
     @admin.action(description="Resume", permissions=["manage_connection"])
     def resume(self, request, queryset):
-        self._change_status(request, queryset, services.connection_resume, verb="Resumed")
+        self._change_status(request, queryset, lifecycle.connection_resume, verb="Resumed")
 
     def _change_status(self, request, queryset, service, *, verb: str) -> None:
         actor, done, errors = admin_actor(request), 0, []

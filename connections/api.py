@@ -26,8 +26,8 @@ from core.json_limits import json_for_output
 from connections.connectors.registry import connector_catalogue
 from connections.models import Connection
 from connections.selectors import connection_get, connection_list
-from connections.services import (connection_create, connection_delete, connection_disconnect, connection_pause,
-                                  connection_resume, connection_test, connection_token_rotate, connection_update)
+from connections.services import connection_test, connection_token_rotate
+from syncs.lifecycle import connection_create, connection_delete, connection_disconnect, connection_pause, connection_resume, connection_update
 
 log = logging.getLogger(__name__)
 

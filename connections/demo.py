@@ -10,7 +10,7 @@ from django.db import transaction
 
 from core.audit import Actor
 from connections.models import Connection
-from connections.services import connection_create
+from syncs.lifecycle import connection_create
 
 DEMO_ACTOR = Actor(name="demo", source="cli")
 

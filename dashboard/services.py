@@ -7,7 +7,8 @@ from core.errors import CatalogError
 from core.audit import Actor, audit_record
 from connections.connectors.registry import connector_class
 from connections.models import Connection
-from connections.services import connection_test, connection_update
+from connections.services import connection_test
+from syncs.lifecycle import connection_update
 from syncs.incidents import incident_acknowledge, incident_resolve
 from syncs.models import Incident
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.errors import CatalogError
 from connections.models import Connection
-from connections.status import connection_set_status
+from syncs.connection_status import connection_set_status
 from syncs import incidents
 from syncs.models import Mode, Record, SyncRun, SyncState, Trigger
 from syncs.runs import AUTO_RETRY_WAIT, RunLost, run_create, run_enqueue, run_note

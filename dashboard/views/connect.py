@@ -6,7 +6,7 @@ from django.shortcuts import render
 
 from core.errors import CatalogError
 from connections.connectors.registry import connector_catalogue, connector_class
-from connections.services import connection_create
+from syncs.lifecycle import connection_create
 from dashboard import services as dashboard_services
 from dashboard.forms import ConnectForm
 from dashboard.views.common import (PERM_MANAGE, VIEW_CONNECTIONS, Flash, action_view, actor_for, dashboard_view,

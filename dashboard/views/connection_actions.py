@@ -7,6 +7,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.errors import CatalogError
 from connections import services as connection_services
+from syncs import lifecycle
 from connections.connectors.registry import connector_class
 from connections.models import Connection
 from dashboard import services as dashboard_services
@@ -81,7 +82,7 @@ def run_cancel(request, run_id):
 @action_view(PERM_MANAGE, page=VIEW_CONNECTIONS)
 def connection_pause(request, connection_id):
     connection = selectors.connection_get(connection_id=connection_id)
-    flash = attempt(lambda: connection_services.connection_pause(
+    flash = attempt(lambda: lifecycle.connection_pause(
         connection=connection, actor=actor_for(request), reason=request.POST.get("reason", "").strip()),
         ok_text="Paused: nothing is scheduled, queued runs were cancelled.")
     return _answer_page(request, connection, flash)
@@ -90,7 +91,7 @@ def connection_pause(request, connection_id):
 @action_view(PERM_MANAGE, page=VIEW_CONNECTIONS)
 def connection_resume(request, connection_id):
     connection = selectors.connection_get(connection_id=connection_id)
-    flash = attempt(lambda: connection_services.connection_resume(connection=connection, actor=actor_for(request)),
+    flash = attempt(lambda: lifecycle.connection_resume(connection=connection, actor=actor_for(request)),
                     ok_text="Resumed: every entity is due now and syncs on the next scheduler tick.")
     return _answer_page(request, connection, flash)
 
@@ -125,7 +126,7 @@ def connection_settings(request, connection_id):
                                   supported=connector_class(connection.connector).entities)
     flash = None
     if form.is_valid():
-        flash = attempt(lambda: connection_services.connection_update(
+        flash = attempt(lambda: lifecycle.connection_update(
             connection=connection, actor=actor_for(request), entities=form.cleaned_data["entities"],
             sync_interval_minutes=form.cleaned_data["sync_interval_minutes"],
             history_days=form.cleaned_data["history_days"]), ok_text="Settings saved.")
@@ -183,7 +184,7 @@ def connection_disconnect(request, connection_id):
             # connection_disconnect is not idempotent: a second call would move disconnected_at and audit again.
             return flash_navigate(request, Flash(level="info", text="Already disconnected."), _page_url(connection))
         actor = actor_for(request)
-        flash = attempt(lambda: connection_services.connection_disconnect(connection=connection, actor=actor),
+        flash = attempt(lambda: lifecycle.connection_disconnect(connection=connection, actor=actor),
                         ok_text="Disconnected: the API token is revoked, nothing is scheduled and any queued or "
                                 "running run was cancelled. The synced records are kept.")
         if flash.level == "success":

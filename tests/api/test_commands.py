@@ -55,7 +55,7 @@ def test_it_rotates_a_connection_token_from_the_command_line(connection, token):
 
 
 def test_it_refuses_to_rotate_the_token_of_a_disconnected_connection(connection):
-    from connections.services import connection_disconnect
+    from syncs.lifecycle import connection_disconnect
     from tests.syncs.factories import TEST_ACTOR
 
     connection_disconnect(connection=connection, actor=TEST_ACTOR)

@@ -4,7 +4,7 @@ import pytest
 
 from connections.models import Connection, Customer
 from core.models import AuditEvent
-from connections.status import connection_set_status
+from syncs.connection_status import connection_set_status
 from syncs.engine import run_execute
 from syncs.models import Record, SyncRun
 from syncs.services import sync_trigger

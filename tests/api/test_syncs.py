@@ -4,8 +4,8 @@ import pytest
 
 from connections.models import Connection
 from core.models import AuditEvent, IdempotencyKey
-from connections.services import connection_pause
-from connections.status import connection_set_status
+from syncs.lifecycle import connection_pause
+from syncs.connection_status import connection_set_status
 from syncs.models import SyncRun
 from tests.api.conftest import assert_error, synced
 from tests.syncs.factories import TEST_ACTOR, sandbox_connection
@@ -121,7 +121,7 @@ def test_it_does_not_store_errors_so_the_key_can_be_retried(api, idle):
     connection_pause(connection=idle, actor=TEST_ACTOR)
     headers = {"Idempotency-Key": "after-resume"}
     assert_error(api.post("/api/v1/syncs", {}, headers=headers), "CONNECTION_NOT_ACTIVE")
-    from connections.services import connection_resume
+    from syncs.lifecycle import connection_resume
 
     connection_resume(connection=idle, actor=TEST_ACTOR)
     assert api.post("/api/v1/syncs", {}, headers=headers).status_code == 202

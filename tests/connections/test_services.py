@@ -5,8 +5,8 @@ import pytest
 from core.errors import CatalogError
 from connections.models import Connection, Customer
 from core.models import AuditEvent
-from connections.services import (connection_create, connection_disconnect, connection_pause, connection_token_rotate,
-                                  connection_update)
+from connections.services import connection_token_rotate
+from syncs.lifecycle import connection_create, connection_disconnect, connection_pause, connection_update
 from tests.syncs.factories import TEST_ACTOR, sandbox_connection
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def test_it_keeps_a_disconnected_connection_disconnected():
 
 def test_it_makes_the_customer_in_the_connections_transaction():
     # A save that fails after the customer was found or made takes the new customer with it.
-    with mock.patch("connections.services.connection_token_issue", side_effect=RuntimeError("disk full")):
+    with mock.patch("syncs.lifecycle.connection_token_issue", side_effect=RuntimeError("disk full")):
         with pytest.raises(RuntimeError):
             connection_create(customer_name="Initech", connector="sandbox", name="ERP",
                               credentials={"api_key": "k"}, actor=TEST_ACTOR)

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.audit import Actor
 from connections.connectors.registry import connector_for
-from connections.services import connection_create
+from syncs.lifecycle import connection_create
 from syncs.models import Record, SyncRun
 
 TEST_ACTOR = Actor(name="tester", source="cli", request_id="req_test")

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from core.errors import CatalogError
 from core.models import AuditEvent
-from connections.services import connection_pause, connection_resume
+from syncs.lifecycle import connection_pause, connection_resume
 from syncs.engine import run_execute
 from syncs.models import SyncRun, SyncState
 from syncs.services import sync_run_cancel, sync_trigger, syncs_reap, syncs_schedule_due

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from core.errors import CatalogError
 from core.cli import catalog_command_error, cli_actor, json_argument
-from connections.services import connection_create
+from syncs.lifecycle import connection_create
 
 
 class Command(BaseCommand):

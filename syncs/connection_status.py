@@ -1,13 +1,13 @@
 """A connection's status: the one place it changes, with its reason, audit and webhook event.
 
-Apart from the other connection services because the sync engine sets it too (a run's outcome),
-and the connection services queue syncs: each side imports this, neither the other.
+Its own module because a run's outcome sets it (syncs/outcomes.py) as do the connection
+lifecycle's writes (syncs/lifecycle.py), which queue and cancel runs: both import this.
 """
 
 from django.utils import timezone
 
-from core.audit import Actor, audit_record
 from connections.models import Connection
+from core.audit import Actor, audit_record
 from webhooks.services import event_emit
 
 
