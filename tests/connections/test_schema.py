@@ -3,6 +3,7 @@
 import copy
 
 import pytest
+from pydantic import ValidationError
 
 from connections.connectors.base import MappingError
 from connections.connectors.schema import ENTITY_MODELS, RecordInvalid, record_validate
@@ -36,6 +37,7 @@ def test_it_accepts_a_record_that_fits():
     before = copy.deepcopy(record)
     record_validate("purchase_orders", record)
     assert record == before, "validation leaves the connector's dict as it is"
+    ENTITY_MODELS["purchase_orders"].model_validate(record)
 
 
 def test_it_refuses_a_wrong_type_naming_the_field():
@@ -75,6 +77,9 @@ def test_it_refuses_values_that_break_the_rules(path, value, reason):
         target = target[key]
     target[path[-1]] = value
     assert refusal(record).startswith(reason)
+    # The engine's fast validator and the models the API and docs use agree.
+    with pytest.raises(ValidationError):
+        ENTITY_MODELS["purchase_orders"].model_validate(record)
 
 
 def test_it_refuses_a_missing_field_and_says_to_send_null():
