@@ -16,6 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Query, Router, Schema
 from pydantic import AwareDatetime, ConfigDict, create_model
 
+from connections.connectors.entities import ENTITIES, entity_path
+from connections.connectors.schema import ENTITY_MODELS, UnifiedRecord
 from core.api import json_bytes
 from core.api_auth import actor_of, connection_of, connection_token
 from core.api_errors import error_responses
@@ -24,11 +26,16 @@ from core.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, cursor_encode,
 from core.api_types import Timestamp
 from core.errors import CatalogError
 from core.json_limits import TOO_DEEP_PLACEHOLDER, json_for_output
-from connections.connectors.entities import ENTITIES, entity_path
-from connections.connectors.schema import ENTITY_MODELS, UnifiedRecord
 from syncs.models import SyncRun, Trigger
-from syncs.selectors import (change_seq_now, record_get, record_list, sync_run_get, sync_run_list,
-                             sync_run_payload, sync_status)
+from syncs.selectors import (
+    change_seq_now,
+    record_get,
+    record_list,
+    sync_run_get,
+    sync_run_list,
+    sync_run_payload,
+    sync_status,
+)
 from syncs.services import sync_run_cancel, sync_trigger
 
 log = logging.getLogger(__name__)

@@ -231,7 +231,8 @@ class PostgresWriter(PageWriter):
 
     def stored_hashes(self, ids: list[uuid.UUID]) -> dict:
         with db.cursor() as cursor:
-            cursor.execute("SELECT id, content_hash, deleted_at IS NOT NULL FROM syncs_record WHERE id = ANY(%s)", [ids])
+            cursor.execute("SELECT id, content_hash, deleted_at IS NOT NULL FROM syncs_record WHERE id = ANY(%s)",
+                           [ids])
             return {rid: (content_hash, deleted) for rid, content_hash, deleted in cursor.fetchall()}
 
     def prepare_transaction(self, cursor) -> None:
@@ -262,7 +263,8 @@ class PostgresWriter(PageWriter):
     def update(self, cursor, rows, *, position: ChangePosition, marker) -> None:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.STAGE} (id uuid, data jsonb, raw jsonb, "
                        "content_hash text, remote_updated_at timestamptz) ON COMMIT DELETE ROWS")
-        with cursor.cursor.copy(f"COPY {self.STAGE} (id, data, raw, content_hash, remote_updated_at) FROM STDIN") as copy:
+        columns = "id, data, raw, content_hash, remote_updated_at"
+        with cursor.cursor.copy(f"COPY {self.STAGE} ({columns}) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row((r.id, r.data, r.raw, r.content_hash, r.remote_updated_at))
         cursor.execute(

@@ -11,8 +11,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from core.errors import CatalogError
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
+from core.errors import CatalogError
 
 MASK64 = (1 << 64) - 1
 DAY = 86400
@@ -108,7 +108,8 @@ class SandboxConnector(Connector):
                     help="How often each changing record changes."),
         ConfigField("deleted_fraction", "Deleted fraction", "number", default=0,
                     help="Fraction of records deleted upstream (not returned by reads)."),
-        ConfigField("span_days", "Span (days)", "integer", default=60, help="Records were created over this many days."),
+        ConfigField("span_days", "Span (days)", "integer", default=60,
+                    help="Records were created over this many days."),
         ConfigField("anchor", "Anchor", "string", help="ISO time the data was generated at; set on creation."),
         ConfigField("faults", "Injected faults", "json", default={},
                     help="auth_failure, unreachable, rate_limit_every, retry_after, server_error_every, "
@@ -326,7 +327,8 @@ class SandboxConnector(Connector):
     @staticmethod
     def _location_name(j: int) -> str:
         site, rest = divmod(j, 20)
-        return f"{CITIES[site % 8][0]} plant {site + 1}" if rest == 0 else f"{CITIES[site % 8][0]} plant {site + 1} / Area {rest}"
+        plant = f"{CITIES[site % 8][0]} plant {site + 1}"
+        return plant if rest == 0 else f"{plant} / Area {rest}"
 
     def _raw_vendors(self, i, h, created, version):
         c = h % 8
@@ -403,7 +405,8 @@ class SandboxConnector(Connector):
                 "Title": f"{kind.title()} check of {ASSET_KINDS[ah % 10]}",
                 "Details": "Follow the standard checklist and record findings.", "Status": status,
                 "Priority": PRIORITIES[(h >> 8) % 5], "Type": kind,
-                "Asset": {"Id": f"A{200000 + a}", "Name": f"{ASSET_KINDS[ah % 10]} {chr(65 + (ah >> 5) % 26)}-{100 + a % 900}"},
+                "Asset": {"Id": f"A{200000 + a}",
+                          "Name": f"{ASSET_KINDS[ah % 10]} {chr(65 + (ah >> 5) % 26)}-{100 + a % 900}"},
                 "Location": self._location_ref(ah), "Plant": self._plant(ah), "AssignedTo": lead,
                 "Crew": [lead, helper] if lead and helper and helper != lead else [lead] if lead else [],
                 "DueDate": _date(created + (h % 20 + 1) * DAY),

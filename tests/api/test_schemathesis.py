@@ -12,14 +12,15 @@ import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
+
 # Cursors, connector keys, URLs and the like are strings in the schema but checked for meaning
 # (400 VALIDATION_FAILED for a made-up cursor is right), so schema-valid input may be refused.
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from schemathesis.checks import not_a_server_error
 
-from core.errors import CATALOGUE
 from connections.services import connection_token_issue
+from core.errors import CATALOGUE
 from syncs.models import Record, SyncRun
 from tests.api.conftest import ENVELOPE_KEYS, synced
 from tests.syncs.factories import sandbox_connection

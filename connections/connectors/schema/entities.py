@@ -9,10 +9,21 @@ from typing import Any
 
 from pydantic import Field
 
-from connections.connectors.schema.fields import (ActiveStatus, AssetStatus, Country, Currency, DecimalString,
-                                                  IsoDate, OffsetDatetime, PurchaseOrderLineStatus,
-                                                  PurchaseOrderStatus, Unified, WorkOrderPriority, WorkOrderStatus,
-                                                  WorkOrderType)
+from connections.connectors.schema.fields import (
+    ActiveStatus,
+    AssetStatus,
+    Country,
+    Currency,
+    DecimalString,
+    IsoDate,
+    OffsetDatetime,
+    PurchaseOrderLineStatus,
+    PurchaseOrderStatus,
+    Unified,
+    WorkOrderPriority,
+    WorkOrderStatus,
+    WorkOrderType,
+)
 
 # --- nested objects ---------------------------------------------------------------------------
 
