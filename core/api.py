@@ -1,4 +1,4 @@
-"""REST API v1 (DESIGN section 9): the NinjaAPI, mounted at /api/v1/ in config/urls.py.
+"""REST API v1 (docs/api.md): the NinjaAPI, mounted at /api/v1/ in config/urls.py.
 
 Routers live with their apps (connections/api.py, syncs/api.py, webhooks/api.py) and are added
 in config/api_v1.py, so this module imports no app (the apps' routes import it); errors,
@@ -21,7 +21,7 @@ from core.json_limits import MAX_DEPTH
 
 
 def _default(value: Any):
-    # Decimals (money, quantities) are strings in the API, never floats (DESIGN section 6).
+    # Decimals (money, quantities) are strings in the API, never floats (docs/entities.md).
     return str(value)
 
 

@@ -1,4 +1,4 @@
-"""API v1 authentication and per-token rate limiting (DESIGN section 9).
+"""API v1 authentication and per-token rate limiting (docs/api.md).
 
 `Authorization: Bearer <token>` with either a connection token (`ctk_...`, one connection) or
 an admin key (`sk_...`, everything across customers). Each route group says which kind it

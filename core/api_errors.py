@@ -1,4 +1,4 @@
-"""The API's error envelope (DESIGN section 7), for every response under /api/.
+"""The API's error envelope (docs/api.md, "Errors"), for every response under /api/.
 
     {"error": {"code", "type", "message", "request_id", "details"}}
 

@@ -1,4 +1,4 @@
-"""Idempotency-Key for API v1 POSTs (DESIGN section 9): one answer per key for 24 hours.
+"""Idempotency-Key for API v1 POSTs (docs/api.md): one answer per key for 24 hours.
 
 The same key with the same request (method, path, body) gets the stored answer again, marked
 `Idempotent-Replayed: true`; the same key with a different request is refused with 422

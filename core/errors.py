@@ -1,4 +1,4 @@
-"""The one error catalogue (DESIGN section 7).
+"""The one error catalogue (docs/architecture.md, "The error catalogue").
 
 The API, sync runs, incidents, webhooks and the dashboard all speak these codes. Clients
 branch on the code; the message is for people and may change.

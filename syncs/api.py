@@ -1,4 +1,4 @@
-"""API v1 for connection tokens: unified records, sync runs and sync status (DESIGN section 9).
+"""API v1 for connection tokens: unified records, sync runs and sync status (docs/api.md).
 
 Every route here takes a connection token and sees only that token's connection: another
 connection's record or run id answers 404, exactly like an id that does not exist.

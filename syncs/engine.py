@@ -1,4 +1,4 @@
-"""The sync engine: executes one SyncRun (DESIGN section 5).
+"""The sync engine: executes one SyncRun (docs/architecture.md, "Sync semantics").
 
 A run is claimed (queued -> running), reads pages from its checkpoint, writes each page and
 the new checkpoint in one transaction, and finishes succeeded, failed or cancelled. The cursor

@@ -1,4 +1,4 @@
-"""API v1 admin routes for webhooks (DESIGN section 8): endpoints, test sends, secret
+"""API v1 admin routes for webhooks (docs/webhooks.md): endpoints, test sends, secret
 rotation, deliveries, resend and replay. All take an admin key.
 
 A signing secret is returned once, when the endpoint is created or its secret rotated.

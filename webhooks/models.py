@@ -1,4 +1,4 @@
-"""Outbound webhooks (DESIGN section 8): endpoints, the event outbox, deliveries and attempts.
+"""Outbound webhooks (docs/webhooks.md): endpoints, the event outbox, deliveries and attempts.
 
 The database is the source of truth for delivery: a Delivery row says what is owed to whom
 and when the next try is due; Celery messages only wake a worker up, so a lost message delays

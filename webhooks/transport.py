@@ -1,4 +1,4 @@
-"""The SSRF-safe HTTPS transport for webhook deliveries (DESIGN section 8).
+"""The SSRF-safe HTTPS transport for webhook deliveries (docs/webhooks.md).
 
 One POST per call, with these guarantees:
 

@@ -128,7 +128,7 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# --- Celery (DESIGN section 5) -------------------------------------------------------------
+# --- Celery (docs/architecture.md, "Sync semantics") ---------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 # Chosen by the broker URL, not by REDIS_URL: a filesystem broker given the Redis options would
@@ -209,7 +209,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- Webhooks (DESIGN section 8) -----------------------------------------------------------
+# --- Webhooks (docs/webhooks.md) -----------------------------------------------------------
 # Seconds to wait after each failed attempt; the delivery fails for good after the last one.
 WEBHOOK_RETRY_SCHEDULE = [int(s) for s in env.list("WEBHOOK_RETRY_SCHEDULE", default=[
     "30", "120", "600", "1800", "3600", "7200", "14400", "28800", "28800"])]

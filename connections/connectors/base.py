@@ -1,4 +1,4 @@
-"""The connector contract (DESIGN section 5).
+"""The connector contract (docs/architecture.md, "The parts").
 
 A connector is a class per upstream system. It knows its config and credential fields (which
 drive the connect form and API validation), checks credentials, reads one page at a time from

@@ -1,4 +1,4 @@
-"""The six unified entities (DESIGN section 6), in the order syncs run them."""
+"""The six unified entities (docs/entities.md), in the order syncs run them."""
 
 ENTITIES = ("vendors", "locations", "assets", "inventory_items", "purchase_orders", "work_orders")
 
