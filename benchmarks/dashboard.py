@@ -36,7 +36,8 @@ BENCH_PREFIX = "bench-"
 DAYS = 30
 BATCH = 5000
 STATUS_WEIGHTS = {"active": 85, "paused": 5, "auth_failed": 4, "unreachable": 3, "pending": 2, "disconnected": 1}
-ERROR_CODES = ("UPSTREAM_SERVER_ERROR", "UPSTREAM_UNREACHABLE", "UPSTREAM_RATE_LIMITED", "UPSTREAM_AUTHENTICATION_FAILED",
+ERROR_CODES = ("UPSTREAM_SERVER_ERROR", "UPSTREAM_UNREACHABLE", "UPSTREAM_RATE_LIMITED",
+               "UPSTREAM_AUTHENTICATION_FAILED",
                "MAPPING_FAILED", "SYNC_STALLED")
 
 
@@ -81,7 +82,8 @@ def insert_rows(model: type[models.Model], rows: Iterable[dict]) -> int:
 
     def tuples() -> Iterator[tuple]:
         for row in rows:
-            yield tuple(adapt(row.get(name, default)) for name, adapt, default in zip(names, adapters, defaults, strict=True))
+            yield tuple(adapt(row.get(name, default))
+                        for name, adapt, default in zip(names, adapters, defaults, strict=True))
 
     count = 0
     with db.cursor() as cursor:
@@ -238,7 +240,8 @@ def _seed_runs(*, n: int, connections: list, statuses: dict, rng: random.Random,
             active = status in ("queued", "running")
             finished = None if active else started + timedelta(seconds=rng.expovariate(1 / 40))
             fetched = 0 if status == "queued" else int(rng.expovariate(1 / (2000 if mode == "full" else 150)))
-            code = rng.choice(ERROR_CODES) if status == "failed" else ("SYNC_CANCELLED" if status == "cancelled" else "")
+            cancelled = "SYNC_CANCELLED" if status == "cancelled" else ""
+            code = rng.choice(ERROR_CODES) if status == "failed" else cancelled
             pk = uuid.uuid4()
             if not active:
                 key = (conn, entity)
@@ -272,7 +275,8 @@ def _seed_states(*, connections: list, latest: dict, now: datetime) -> int:
             for entity in ENTITIES:
                 last = latest.get((conn, entity))
                 ok = last is not None and last.status == "succeeded"
-                yield {"connection_id": conn, "entity": entity, "cursor": {"updated_at": now.isoformat()} if ok else None,
+                yield {"connection_id": conn, "entity": entity,
+                       "cursor": {"updated_at": now.isoformat()} if ok else None,
                        "last_success_at": last.finished_at if ok else None,
                        "last_attempt_at": last.finished_at if last else None,
                        "next_due_at": now + timedelta(minutes=30), "consecutive_failures": 0 if ok or not last else 1,
@@ -296,7 +300,8 @@ def _seed_incidents(*, failed_runs: dict, statuses: dict, rng: random.Random, no
                 first = now - timedelta(hours=rng.randint(2, 200))
                 yield {"connection_id": conn, "entity": entity, "error_code": code,
                        "status": "acknowledged" if rng.random() < 0.2 else "open", "first_seen": first,
-                       "last_seen": first + timedelta(hours=1), "occurrences": rng.randint(1, 40), "last_run_id": run_id,
+                       "last_seen": first + timedelta(hours=1), "occurrences": rng.randint(1, 40),
+                       "last_run_id": run_id,
                        "message": f"bench {code}", "acknowledged_by": "", "acknowledged_at": None,
                        "resolved_at": None}
 
@@ -326,7 +331,8 @@ def _seed_webhooks(*, n: int, connections: list, rng: random.Random, now: dateti
             url=f"https://hooks{i}.bench.example.com/plantsync", description=f"{BENCH_PREFIX}endpoint {i}",
             secret=secret_generate(), enabled=i % 10 != 9,
             connection_id=connections[i % len(connections)] if i % 3 == 0 else None,  # fewer than 30 connections too
-            failing_since=now - timedelta(hours=5) if i % 10 == 8 else None, last_success_at=now - timedelta(minutes=3)))
+            failing_since=now - timedelta(hours=5) if i % 10 == 8 else None,
+            last_success_at=now - timedelta(minutes=3)))
     events, deliveries = [], []
     for i in range(n):
         event_id, created = uuid.uuid4(), now - timedelta(seconds=rng.random() * 3 * 86400)
@@ -400,7 +406,8 @@ def _time_page(*, client: Client, name: str, url: str, iterations: int, warmup: 
 
 def page_list(*, now: datetime) -> list[tuple[str, str]]:
     """Every page, with ids picked from the data: a busy connection, a failed run, a busy endpoint."""
-    conn = Connection.objects.filter(customer__external_id__startswith=BENCH_PREFIX, status="active").order_by("pk").first()
+    conn = (Connection.objects.filter(customer__external_id__startswith=BENCH_PREFIX, status="active")
+            .order_by("pk").first())
     conn = conn or Connection.objects.order_by("pk").first()
     run = SyncRun.objects.filter(connection=conn).order_by("-queued_at").first()
     failed = SyncRun.objects.filter(status="failed").order_by("-queued_at").first()
@@ -433,7 +440,8 @@ def page_list(*, now: datetime) -> list[tuple[str, str]]:
     if endpoint:
         pages += [("webhook endpoint", f"/webhooks/{endpoint.pk}/"),
                   ("webhook endpoint: failed", f"/webhooks/{endpoint.pk}/?status=failed"),
-                  ("webhook: edit", f"/webhooks/{endpoint.pk}/edit"), ("webhook: delete", f"/webhooks/{endpoint.pk}/delete")]
+                  ("webhook: edit", f"/webhooks/{endpoint.pk}/edit"),
+                  ("webhook: delete", f"/webhooks/{endpoint.pk}/delete")]
     if delivery:
         pages.append(("webhook delivery", f"/webhooks/deliveries/{delivery.pk}/"))
     return pages

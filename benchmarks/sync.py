@@ -5,9 +5,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db import connection as db
-from django.db import transaction
 
 from connections.connectors.base import ReadRequest
 from connections.connectors.registry import connector_for

@@ -18,7 +18,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -52,7 +52,7 @@ def _tls_files(folder: Path) -> tuple[str, str, str]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "PlantSync bench CA")])
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
@@ -268,7 +268,8 @@ def bench_run(*, events: int, rate: float | None = None, processes: int = 2, thr
                        f"to the workers at once",
                  f"delivered: {len(received)}/{events} (not succeeded: {run.failed})",
                  f"throughput: {throughput:.1f} deliveries/s (release to last receipt)",
-                 f"latency release -> receipt (queueing included): first {latencies[0] if latencies else float('nan'):.1f} "
+                 "latency release -> receipt (queueing included): "
+                 f"first {latencies[0] if latencies else float('nan'):.1f} "
                  f"ms, p50 {p50:.1f} ms, p99 {p99:.1f} ms"]
     if run.loop_before is not None:
         loop_after, loop = loop, (run.loop_before + loop) / 2

@@ -1,8 +1,8 @@
 """API v1 assembled: the NinjaAPI of core/api.py with every app's routes, as config/urls.py mounts it."""
 
-from core.api import api
 from connections.api import admin_router as connections_admin_router
 from connections.api import connection_router
+from core.api import api
 from syncs.api import records_router, syncs_router
 from webhooks.api import router as webhooks_router
 

@@ -13,8 +13,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
-from django.utils.cache import patch_cache_control
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from kombu import Connection as BrokerConnection
 
 from syncs.models import WorkerHeartbeat

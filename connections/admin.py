@@ -2,16 +2,16 @@
 through the services, which validate and audit every write."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count
 
-from core.errors import CatalogError
 from connections import services
-from syncs import lifecycle
-from core.admin import ReadOnlyAdmin, error_text, report
-from core.audit import Actor, admin_actor
 from connections.connectors.entities import ENTITIES
 from connections.models import Connection, Customer
+from core.admin import ReadOnlyAdmin, error_text, report
+from core.audit import Actor, admin_actor
+from core.errors import CatalogError
+from syncs import lifecycle
 from syncs.models import Trigger
 from syncs.services import sync_trigger
 

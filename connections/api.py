@@ -16,6 +16,10 @@ from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 from pydantic import ConfigDict
 
+from connections.connectors.registry import connector_catalogue
+from connections.models import Connection
+from connections.selectors import connection_get, connection_list
+from connections.services import connection_test, connection_token_rotate
 from core.api_auth import actor_of, admin_key, connection_of, connection_token
 from core.api_errors import error_responses
 from core.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_page
@@ -23,11 +27,14 @@ from core.api_secrets import secret_response
 from core.api_types import Id
 from core.errors import CatalogError
 from core.json_limits import json_for_output
-from connections.connectors.registry import connector_catalogue
-from connections.models import Connection
-from connections.selectors import connection_get, connection_list
-from connections.services import connection_test, connection_token_rotate
-from syncs.lifecycle import connection_create, connection_delete, connection_disconnect, connection_pause, connection_resume, connection_update
+from syncs.lifecycle import (
+    connection_create,
+    connection_delete,
+    connection_disconnect,
+    connection_pause,
+    connection_resume,
+    connection_update,
+)
 
 log = logging.getLogger(__name__)
 

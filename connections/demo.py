@@ -8,8 +8,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from core.audit import Actor
 from connections.models import Connection
+from core.audit import Actor
 from syncs.lifecycle import connection_create
 
 DEMO_ACTOR = Actor(name="demo", source="cli")

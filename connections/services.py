@@ -3,13 +3,12 @@ pass. What also changes syncs or emits webhook events (creating, pausing, discon
 is in syncs/lifecycle.py, the app above both."""
 
 from django.db import transaction
-from django.utils import timezone
 
+from connections.connectors.registry import connector_class, connector_for
+from connections.models import Connection, Customer
 from core.audit import Actor, audit_record
 from core.errors import CatalogError
 from core.json_limits import json_limits_check
-from connections.connectors.registry import connector_class, connector_for
-from connections.models import Connection, Customer
 from core.tokens import token_generate, token_hash, token_prefix
 
 

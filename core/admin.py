@@ -7,8 +7,8 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
-from core.audit import admin_actor
 from core.api_keys import api_key_create, api_key_revoke
+from core.audit import admin_actor
 from core.errors import CatalogError
 from core.models import ApiKey, AuditEvent
 

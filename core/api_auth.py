@@ -22,9 +22,9 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 from ninja.security import HttpBearer
 
-from core.errors import CatalogError
 from core.api_keys import api_key_by_key, api_key_touch
 from core.audit import Actor
+from core.errors import CatalogError
 from core.models import ApiKey, AuditEvent
 
 log = logging.getLogger("core.api")
@@ -103,7 +103,7 @@ def rate_limit_consume(request: HttpRequest, principal: Principal) -> None:
             count = cache.incr(key)
         except ValueError:  # first request of this window (or the key just expired)
             count = 1 if cache.add(key, 1, timeout=WINDOW_SECONDS + 5) else cache.incr(key)
-    except Exception as exc:  # noqa: BLE001 - any cache failure: let the request through
+    except Exception as exc:  # any cache failure: let the request through
         log.warning("API rate limiting skipped: the cache failed (%s: %s)", type(exc).__name__, exc)
         return
     request.api_rate_limit = RateLimitState(limit=limit, remaining=max(0, limit - count), reset=reset)

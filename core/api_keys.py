@@ -8,8 +8,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import CatalogError
 from core.audit import Actor, audit_record
+from core.errors import CatalogError
 from core.models import ApiKey
 from core.tokens import token_generate, token_hash, token_prefix
 

@@ -53,7 +53,7 @@ def _key_values(model, names: tuple[str, str], raw: tuple) -> tuple:
             value = model._meta.get_field(name).to_python(value)
             if isinstance(value, datetime):
                 value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        except Exception:  # noqa: BLE001 - any malformed value is the client's cursor being wrong
+        except Exception:  # any malformed value is the client's cursor being wrong
             raise _invalid("not a cursor returned by this API") from None
         if value is None or (isinstance(value, int) and not 0 <= value <= MAX_BIGINT):
             raise _invalid("not a cursor returned by this API")

@@ -1,9 +1,8 @@
 """Input types shared by the API v1 routers: values the database can always store and compare."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
-
-import re
 
 from pydantic import AfterValidator, BeforeValidator, Field
 

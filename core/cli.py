@@ -6,9 +6,9 @@ import uuid
 
 from django.core.management.base import CommandError
 
+from core.audit import Actor
 from core.errors import CatalogError
 from core.json_limits import MAX_DEPTH
-from core.audit import Actor
 
 
 def cli_actor() -> Actor:

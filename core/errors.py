@@ -49,14 +49,16 @@ _SPECS = [
               "Lower the sync frequency or raise the upstream API quota."),
     ErrorSpec("UPSTREAM_SERVER_ERROR", 502, "upstream_error", True, "The upstream system kept answering with errors.",
               "The sync retries on its schedule; contact the system's administrator if it persists."),
-    ErrorSpec("UPSTREAM_INVALID_RESPONSE", 502, "upstream_error", True, "The upstream system sent a response we could not read."),
+    ErrorSpec("UPSTREAM_INVALID_RESPONSE", 502, "upstream_error", True,
+              "The upstream system sent a response we could not read."),
     ErrorSpec("MAPPING_FAILED", 500, "sync_error", False, "Upstream records could not be mapped to the unified model.",
               "None of the records read could be mapped: check the connection's config, then the upstream data."),
     ErrorSpec("RECORD_MAPPING_FAILED", 500, "sync_error", False,
               "Some upstream records could not be mapped; they were skipped and their stored copies kept.",
               "Look at the sample: correct those records upstream, or report the mapping if the data is valid. "
               "The incident resolves on the next run that maps every record."),
-    ErrorSpec("SYNC_STALLED", 500, "sync_error", True, "The run stopped sending heartbeats and was requeued from its checkpoint."),
+    ErrorSpec("SYNC_STALLED", 500, "sync_error", True,
+              "The run stopped sending heartbeats and was requeued from its checkpoint."),
     ErrorSpec("SYNC_CANCELLED", 409, "sync_error", False, "The run was cancelled."),
 ]
 CATALOGUE: dict[str, ErrorSpec] = {spec.code: spec for spec in _SPECS}

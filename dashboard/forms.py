@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 from django import forms
 
-from core.errors import CatalogError
 from connections.connectors.base import ConfigField, Connector
 from connections.connectors.entities import ENTITIES
 from connections.models import Connection
+from core.errors import CatalogError
 from core.models import AuditEvent
 from dashboard.selectors.common import aware_utc, parse_uuid
 from syncs.models import Incident, SyncRun, Trigger

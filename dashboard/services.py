@@ -3,13 +3,13 @@ and records what was done in the audit log; views never write models themselves.
 
 from django.db import transaction
 
-from core.errors import CatalogError
-from core.audit import Actor, audit_record
 from connections.connectors.registry import connector_class
 from connections.models import Connection
 from connections.services import connection_test
-from syncs.lifecycle import connection_update
+from core.audit import Actor, audit_record
+from core.errors import CatalogError
 from syncs.incidents import incident_acknowledge, incident_resolve
+from syncs.lifecycle import connection_update
 from syncs.models import Incident
 
 

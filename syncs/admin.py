@@ -1,9 +1,9 @@
 from django.contrib import admin
 
-from core.errors import CatalogError
 from connections.admin import ConnectionPermissions
 from core.admin import ReadOnlyAdmin, error_text, report
 from core.audit import admin_actor
+from core.errors import CatalogError
 from syncs import incidents, services
 from syncs.models import Incident, Record, SyncRun, SyncState, WorkerHeartbeat
 

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.errors import CatalogError
 from connections.connectors.base import ReadRequest, UpstreamError
 from connections.connectors.registry import connector_for
+from core.errors import CatalogError
 from syncs import outcomes
 from syncs.models import Mode, Record, SyncRun, SyncState
 from syncs.reading import PageReader, ReadPage, RetryNote, UpstreamWait

@@ -13,9 +13,15 @@ from django.utils import timezone
 
 from connections.connectors.registry import connector_class
 from connections.models import Connection, Customer
-from connections.services import (connection_entities_validate, connection_json_check, connection_numbers_validate,
-                                  connection_require_connected, connection_settings_check, connection_token_issue,
-                                  customer_get_or_create)
+from connections.services import (
+    connection_entities_validate,
+    connection_json_check,
+    connection_numbers_validate,
+    connection_require_connected,
+    connection_settings_check,
+    connection_token_issue,
+    customer_get_or_create,
+)
 from core.audit import Actor, audit_record
 from syncs.connection_status import connection_set_status
 from syncs.models import Mode, SyncRun, SyncState

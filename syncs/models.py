@@ -40,7 +40,8 @@ class SyncState(models.Model):
 
     class Meta:
         ordering = ["connection", "entity"]
-        constraints = [models.UniqueConstraint(fields=["connection", "entity"], name="syncstate_connection_entity_uniq")]
+        constraints = [models.UniqueConstraint(fields=["connection", "entity"],
+                                               name="syncstate_connection_entity_uniq")]
         indexes = [models.Index(fields=["next_due_at"], name="syncstate_next_due_idx")]
 
     def __str__(self):
@@ -156,7 +157,8 @@ class Record(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["connection", "entity", "remote_id"], name="record_connection_entity_remote_uniq"),
+            models.UniqueConstraint(fields=["connection", "entity", "remote_id"],
+                                    name="record_connection_entity_remote_uniq"),
         ]
         indexes = [
             models.Index(fields=["connection", "entity", "change_seq", "id"], name="record_change_feed_idx"),
@@ -207,3 +209,6 @@ class WorkerHeartbeat(models.Model):
 
     hostname = models.CharField(max_length=200, primary_key=True)
     seen_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

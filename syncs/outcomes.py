@@ -8,10 +8,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import CatalogError
 from connections.models import Connection
-from syncs.connection_status import connection_set_status
+from core.errors import CatalogError
 from syncs import incidents
+from syncs.connection_status import connection_set_status
 from syncs.models import Mode, Record, SyncRun, SyncState, Trigger
 from syncs.runs import AUTO_RETRY_WAIT, RunLost, run_create, run_enqueue, run_note
 from syncs.selectors import sync_run_payload

@@ -8,10 +8,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.errors import CATALOGUE, CatalogError
-from core.audit import Actor, audit_record
 from connections.connectors.registry import connector_class
 from connections.models import Connection
+from core.audit import Actor, audit_record
+from core.errors import CATALOGUE, CatalogError
 from syncs import outcomes
 from syncs.models import Mode, SyncRun, SyncState, Trigger
 from syncs.runs import AUTO_RETRY_WAIT, run_create, run_enqueue, run_note

@@ -8,9 +8,9 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
 
+from connections.models import Connection
 from core.api_keys import api_key_create
 from core.audit import SYSTEM, audit_record
-from connections.models import Connection
 from core.models import ApiKey, AuditEvent
 from syncs.models import Incident, Record, SyncRun, SyncState, WorkerHeartbeat
 from tests.connections.factories import ConnectionFactory

@@ -3,8 +3,15 @@ import logging
 import pytest
 
 from core.errors import CatalogError
-from core.json_limits import (MAX_BYTES, MAX_DEPTH, RENDER_MAX_DEPTH, TOO_DEEP_PLACEHOLDER, json_depth_exceeds,
-                                json_for_output, json_limits_check)
+from core.json_limits import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    RENDER_MAX_DEPTH,
+    TOO_DEEP_PLACEHOLDER,
+    json_depth_exceeds,
+    json_for_output,
+    json_limits_check,
+)
 
 
 def nested(levels: int, leaf=1, *, kind=dict):

@@ -2,9 +2,9 @@ import logging
 
 import pytest
 
-from core.logcontext import LogContextFilter, current_request_id
 from core.api_keys import api_key_create
 from core.audit import Actor
+from core.logcontext import LogContextFilter, current_request_id
 
 pytestmark = pytest.mark.django_db
 

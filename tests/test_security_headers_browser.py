@@ -10,15 +10,18 @@ import pytest
 # are still synchronous and safe here.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-from connections.models import Connection  # noqa: E402
-from tests.syncs.factories import sandbox_connection  # noqa: E402
-from tests.test_security_headers import production, production_values  # noqa: E402,F401 (fixtures)
+from connections.models import Connection
+from tests import test_security_headers
+from tests.syncs.factories import sandbox_connection
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_clock]
+# The production settings' fixtures, shared with the in-process header tests.
+production, production_values = test_security_headers.production, test_security_headers.production_values
 
 # Every violation the page sees (a blocked script, style, image or eval), sent to the test.
 REPORT_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (e) =>
-    window.reportViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));"""
+    window.reportViolation(
+        `${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));"""
 PAGES = ["/", "/connections/", "/runs/", "/failures/", "/webhooks/", "/audit/", "/connect/", "/admin/",
          "/admin/connections/connection/", "/admin/auth/user/add/"]
 

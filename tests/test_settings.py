@@ -11,11 +11,12 @@ from cryptography.fernet import Fernet
 from django.db import connection, connections
 
 from core.sqlite3.base import DatabaseWrapper
-
 from tests.conftest import skip_or_fail
 from tests.helpers import manage, postgres_reachable
 
-PRINT_MODE = "from django.conf import settings as s; import json; print(json.dumps([s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CACHES['default']['BACKEND']]))"
+PRINT_MODE = ("from django.conf import settings as s; import json; "
+              "print(json.dumps([s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, "
+              "s.CACHES['default']['BACKEND']]))")
 
 
 def shell(env):
@@ -114,7 +115,8 @@ def scratch_sqlite(tmp_path, django_db_blocker):
     """A second SQLite connection, with the project's options (WAL), on a file of this test's own."""
     if connection.vendor != "sqlite":
         pytest.skip("the embedded default's SQLite only")
-    wrapper = DatabaseWrapper({**connections.settings["default"], "NAME": str(tmp_path / "db.sqlite3")}, alias="scratch")
+    settings_dict = {**connections.settings["default"], "NAME": str(tmp_path / "db.sqlite3")}
+    wrapper = DatabaseWrapper(settings_dict, alias="scratch")
     with django_db_blocker.unblock():  # not the test database: a file of the test's own
         yield wrapper
         wrapper.close()
@@ -142,7 +144,8 @@ def test_it_opens_the_test_database_owner_only():
     assert mode(Path(connection.settings_dict["NAME"])) == 0o600
 
 
-TAKE_THE_WRITE_LOCK = "import sqlite3, sys; sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None).execute('BEGIN IMMEDIATE')"
+TAKE_THE_WRITE_LOCK = ("import sqlite3, sys; "
+                       "sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None).execute('BEGIN IMMEDIATE')")
 
 
 def test_it_keeps_the_locks_another_connection_of_this_process_holds(tmp_path, scratch_sqlite):

@@ -29,7 +29,8 @@ class WorkerProcess:
         self.log_path = Path(settings.VAR_DIR) / f"worker-{name}-{os.getpid()}.log"
 
     def start(self) -> "WorkerProcess":
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": subprocess_database_url(),
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+               "DATABASE_URL": subprocess_database_url(),
                "VAR_DIR": str(settings.VAR_DIR), **self.extra_env}
         cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", self.queues,
                "--concurrency", str(self.concurrency), "--pool", "prefork", "--loglevel", "INFO",

@@ -7,8 +7,8 @@ Secrets are never shown. Endpoints are created where the secret can be shown onc
 from django.contrib import admin, messages
 from django.db.models import Count
 
-from core.errors import CatalogError
 from core.audit import admin_actor
+from core.errors import CatalogError
 from webhooks import services
 from webhooks.models import Attempt, Delivery, Endpoint, Event
 from webhooks.signing import secret_mask

@@ -14,6 +14,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 from pydantic import ConfigDict
 
+from connections.models import Connection
 from core.api_auth import actor_of, admin_key
 from core.api_errors import error_responses
 from core.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_page
@@ -21,7 +22,6 @@ from core.api_secrets import secret_response
 from core.api_types import Id, Timestamp
 from core.errors import CatalogError
 from core.json_limits import json_for_output
-from connections.models import Connection
 from webhooks import selectors, services
 from webhooks.models import Delivery, Endpoint
 

@@ -161,7 +161,7 @@ def _instances(rows: list[tuple]) -> list[Delivery]:
 
     def instance(row, model, names, begin, end):
         values = []
-        for value, (expression, column_converters) in zip(row[begin:end], converters[begin:end]):
+        for value, (expression, column_converters) in zip(row[begin:end], converters[begin:end], strict=False):
             for convert in column_converters:
                 value = convert(value, expression, db)
             values.append(value)

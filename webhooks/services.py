@@ -24,10 +24,10 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from connections.models import Connection
+from core.audit import SYSTEM, Actor, audit_record
 from core.errors import CatalogError
 from core.json_limits import json_limits_check
-from core.audit import SYSTEM, Actor, audit_record
-from connections.models import Connection
 from webhooks import attempt_sql, dispatch, signing, transport
 from webhooks.models import Attempt, Delivery, Endpoint, Event
 from webhooks.netpolicy import TargetRefused
@@ -473,7 +473,7 @@ def _outcomes_record(*, outcomes: list[tuple[Delivery, datetime, bytes, transpor
         _deliveries_fail_unsent(idle)
         for delay, delivery_ids in countdowns.items():
             _enqueue_on_commit(delivery_ids, countdown=delay)
-    for (delivery, *_), (_, fields) in zip(outcomes, delivery_rows):
+    for (delivery, *_), (_, fields) in zip(outcomes, delivery_rows, strict=False):
         for name, value in fields.items():
             if value is not None or name != "delivered_at":
                 setattr(delivery, name, value)
@@ -491,7 +491,8 @@ def _endpoint_health_record(*, endpoint: Endpoint, results: list[transport.PostR
     elif endpoint.failing_since is None:
         Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
     if any(result.status_code == 410 for result in results):
-        _endpoint_disable_automatically(endpoint_id=endpoint.pk, reason=f"The receiver answered 410 Gone at {_iso(now)}.")
+        reason = f"The receiver answered 410 Gone at {_iso(now)}."
+        _endpoint_disable_automatically(endpoint_id=endpoint.pk, reason=reason)
 
 
 def _deliveries_fail_unsent(deliveries: list[Delivery]) -> None:

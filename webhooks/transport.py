@@ -367,7 +367,7 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str], timeout: flo
             response.close()
     except TargetRefused as exc:
         result.error, result.refused = str(exc), True
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the attempt
+    except Exception as exc:  # every failure is recorded on the attempt
         result.error = _describe(exc, timeout)
     finally:
         _deadline.reset(token)
@@ -421,7 +421,7 @@ def webhook_posts(posts: list[Post]) -> list[PostResult]:
             post = posts[index]
             try:
                 result = webhook_post(url=post.url, body=post.body, headers=post.headers)
-            except BaseException as exc:  # noqa: BLE001 - webhook_post records its errors; never strand the caller
+            except BaseException as exc:  # webhook_post records its errors; never strand the caller
                 result = PostResult(error=f"Unexpected error: {type(exc).__name__}: {exc}.")
             with changed:
                 results[index] = result

@@ -168,7 +168,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Long syncs get their own queue so deliveries and the scheduler never wait behind them.
-CELERY_TASK_ROUTES = {"syncs.tasks.sync_run_execute_task": {"queue": "syncs"}, "webhooks.tasks.*": {"queue": "webhooks"}}
+CELERY_TASK_ROUTES = {"syncs.tasks.sync_run_execute_task": {"queue": "syncs"},
+                      "webhooks.tasks.*": {"queue": "webhooks"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

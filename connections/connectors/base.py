@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from core.errors import CATALOGUE, CatalogError
 from connections.connectors.entities import ENTITIES
+from core.errors import CATALOGUE, CatalogError
 
 
 @dataclass(frozen=True)

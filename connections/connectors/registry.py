@@ -1,8 +1,8 @@
 """Which connectors exist: one line per connector module below."""
 
-from core.errors import CatalogError
 from connections.connectors.base import Connector
 from connections.connectors.sandbox import SandboxConnector
+from core.errors import CatalogError
 
 CONNECTORS: dict[str, type[Connector]] = {cls.key: cls for cls in (SandboxConnector,)}
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from core.errors import CatalogError
 from connections.connectors.base import Connector
 from connections.connectors.registry import connector_catalogue, connector_class
 from connections.models import Connection, Customer
+from core.errors import CatalogError
 from core.models import AuditEvent
 from dashboard.selectors.common import parse_id, parse_uuid
 from syncs.models import Incident, SyncRun, SyncState

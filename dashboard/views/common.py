@@ -13,8 +13,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from core.errors import CatalogError, spec_for
 from core.audit import Actor
+from core.errors import CatalogError, spec_for
 
 PERM_SYNC = "connections.trigger_sync"  # Sync now, Full resync, Cancel, Retry
 PERM_MANAGE = "connections.manage_connection"  # connect, edit, pause/resume, test, rotate token, incidents

@@ -4,13 +4,20 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 
-from core.errors import CatalogError
 from connections.connectors.registry import connector_catalogue, connector_class
-from syncs.lifecycle import connection_create
+from core.errors import CatalogError
 from dashboard import services as dashboard_services
 from dashboard.forms import ConnectForm
-from dashboard.views.common import (PERM_MANAGE, VIEW_CONNECTIONS, Flash, action_view, actor_for, dashboard_view,
-                                    no_store)
+from dashboard.views.common import (
+    PERM_MANAGE,
+    VIEW_CONNECTIONS,
+    Flash,
+    action_view,
+    actor_for,
+    dashboard_view,
+    no_store,
+)
+from syncs.lifecycle import connection_create
 
 
 def _connector(key: str):

@@ -5,18 +5,31 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from core.errors import CatalogError
 from connections import services as connection_services
-from syncs import lifecycle
 from connections.connectors.registry import connector_class
 from connections.models import Connection
+from core.errors import CatalogError
 from dashboard import services as dashboard_services
 from dashboard.forms import ConnectionSettingsForm, CredentialsForm
 from dashboard.selectors import connections as selectors
-from dashboard.views.common import (PERM_MANAGE, PERM_SYNC, VIEW_CONNECTIONS, VIEW_RUNS, Flash, action_view, actor_for,
-                                    attempt, dashboard_view, flash_navigate, flash_redirect, no_store, require_perm,
-                                    template_for)
+from dashboard.views.common import (
+    PERM_MANAGE,
+    PERM_SYNC,
+    VIEW_CONNECTIONS,
+    VIEW_RUNS,
+    Flash,
+    action_view,
+    actor_for,
+    attempt,
+    dashboard_view,
+    flash_navigate,
+    flash_redirect,
+    no_store,
+    require_perm,
+    template_for,
+)
 from dashboard.views.connections import detail_context
+from syncs import lifecycle
 from syncs import services as sync_services
 from syncs.models import Mode, SyncRun, Trigger
 

@@ -7,10 +7,19 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from dashboard import services as dashboard_services
-from dashboard.selectors import failures as selectors
 from dashboard.forms import FailureFilterForm
-from dashboard.views.common import (PERM_MANAGE, VIEW_CONNECTIONS, VIEW_FAILURES, Flash, action_view, actor_for,
-                                    dashboard_view, flash_redirect, wants_fragment)
+from dashboard.selectors import failures as selectors
+from dashboard.views.common import (
+    PERM_MANAGE,
+    VIEW_CONNECTIONS,
+    VIEW_FAILURES,
+    Flash,
+    action_view,
+    actor_for,
+    dashboard_view,
+    flash_redirect,
+    wants_fragment,
+)
 from syncs.models import Incident
 
 

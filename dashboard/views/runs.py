@@ -3,12 +3,20 @@
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from core.errors import CatalogError
 from connections.models import Connection
+from core.errors import CatalogError
 from dashboard.forms import RunFilterForm
 from dashboard.selectors import runs as selectors
-from dashboard.views.common import (PERM_SYNC, VIEW_RUNS, Flash, action_view, actor_for, dashboard_view, flash_redirect,
-                                    template_for)
+from dashboard.views.common import (
+    PERM_SYNC,
+    VIEW_RUNS,
+    Flash,
+    action_view,
+    actor_for,
+    dashboard_view,
+    flash_redirect,
+    template_for,
+)
 from syncs import services as sync_services
 from syncs.models import SyncRun
 

@@ -15,9 +15,21 @@ from dashboard.forms import DeliveryFilterForm, EndpointFilterForm, EndpointForm
 from dashboard.selectors import webhooks as selectors
 from dashboard.selectors.common import parse_uuid
 from dashboard.selectors.connections import connection_scope_choices
-from dashboard.views.common import (PERM_WEBHOOKS, VIEW_WEBHOOKS, Flash, action_view, actor_for, attempt,
-                                    dashboard_view, flash_navigate, flash_redirect, no_store, require_perm,
-                                    template_for, wants_fragment)
+from dashboard.views.common import (
+    PERM_WEBHOOKS,
+    VIEW_WEBHOOKS,
+    Flash,
+    action_view,
+    actor_for,
+    attempt,
+    dashboard_view,
+    flash_navigate,
+    flash_redirect,
+    no_store,
+    require_perm,
+    template_for,
+    wants_fragment,
+)
 from webhooks import services as webhook_services
 from webhooks.models import Delivery
 
@@ -88,7 +100,8 @@ def endpoint_replay(request, endpoint_id):
     else:
         flash = attempt(lambda: webhook_services.deliveries_replay_failed_since(
             endpoint=endpoint, since=since, actor=actor_for(request)),
-            ok_text=lambda n: f"Replaying {n} failed deliver{'y' if n == 1 else 'ies'} since {since:%Y-%m-%d %H:%M} UTC.")
+            ok_text=lambda n: (f"Replaying {n} failed deliver{'y' if n == 1 else 'ies'} "
+                               f"since {since:%Y-%m-%d %H:%M} UTC."))
     return _answer_endpoint(request, endpoint.pk, flash)
 
 
@@ -109,7 +122,8 @@ def endpoint_rotate_secret(request, endpoint_id):
 @dashboard_view(VIEW_WEBHOOKS)
 def delivery_detail(request, delivery_id):
     delivery = selectors.delivery_get(delivery_id=delivery_id)
-    return render(request, template_for(request, "dashboard/webhooks/delivery.html", "delivery"), {"delivery": delivery})
+    template = template_for(request, "dashboard/webhooks/delivery.html", "delivery")
+    return render(request, template, {"delivery": delivery})
 
 
 @action_view(PERM_WEBHOOKS, page=VIEW_WEBHOOKS)

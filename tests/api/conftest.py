@@ -3,9 +3,9 @@ import json
 import pytest
 from django.test import Client
 
-from core.errors import CATALOGUE
-from core.api_keys import api_key_create
 from connections.services import connection_token_issue
+from core.api_keys import api_key_create
+from core.errors import CATALOGUE
 from tests.syncs.factories import TEST_ACTOR, sandbox_connection
 
 ENVELOPE_KEYS = {"code", "type", "message", "request_id", "details"}

@@ -4,9 +4,9 @@ import pytest
 from django.utils import timezone
 
 from config.api_v1 import api as ninja_api
+from connections.services import connection_token_rotate
 from core.api_keys import api_key_revoke
 from core.models import ApiKey
-from connections.services import connection_token_rotate
 from syncs.lifecycle import connection_disconnect
 from tests.api.conftest import assert_error
 from tests.syncs.factories import TEST_ACTOR

@@ -4,8 +4,8 @@ import pytest
 
 from connections.models import Connection
 from core.models import AuditEvent, IdempotencyKey
-from syncs.lifecycle import connection_pause
 from syncs.connection_status import connection_set_status
+from syncs.lifecycle import connection_pause
 from syncs.models import SyncRun
 from tests.api.conftest import assert_error, synced
 from tests.syncs.factories import TEST_ACTOR, sandbox_connection

@@ -4,9 +4,9 @@ import pytest
 from django.utils import timezone
 
 from core.models import AuditEvent
-from webhooks.models import Delivery, Endpoint, Event
 from tests.api.conftest import assert_error
 from tests.webhooks.factories import AttemptFactory, DeliveryFactory, EndpointFactory, EventFactory
+from webhooks.models import Delivery, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
 

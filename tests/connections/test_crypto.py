@@ -11,7 +11,8 @@ pytestmark = pytest.mark.django_db
 
 def stored_token(conn_id):
     with db.cursor() as cursor:
-        cursor.execute("SELECT credentials FROM connections_connection WHERE id = %s", [conn_id.hex if db.vendor == "sqlite" else conn_id])
+        key = conn_id.hex if db.vendor == "sqlite" else conn_id
+        cursor.execute("SELECT credentials FROM connections_connection WHERE id = %s", [key])
         return cursor.fetchone()[0]
 
 

@@ -2,10 +2,10 @@ from unittest import mock
 
 import pytest
 
-from core.errors import CatalogError
 from connections.models import Connection, Customer
-from core.models import AuditEvent
 from connections.services import connection_token_rotate
+from core.errors import CatalogError
+from core.models import AuditEvent
 from syncs.lifecycle import connection_create, connection_disconnect, connection_pause, connection_update
 from tests.syncs.factories import TEST_ACTOR, sandbox_connection
 

@@ -1,8 +1,8 @@
 import pytest
 
-from core.audit import SYSTEM
 from connections.models import Connection
 from connections.services import connection_by_token, connection_token_issue, connection_token_rotate
+from core.audit import SYSTEM
 from core.tokens import token_hash
 from tests.connections.factories import ConnectionFactory
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from core.audit import Actor, audit_record
 from connections.models import Connection, Customer
+from core.audit import Actor, audit_record
 from syncs.models import Incident, SyncRun, SyncState
 from tests.syncs.factories import sandbox_connection
 

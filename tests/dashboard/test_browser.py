@@ -14,10 +14,10 @@ import pytest
 # are still synchronous and safe here.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-from connections.models import Connection  # noqa: E402
-from syncs.models import Incident, SyncRun  # noqa: E402
-from tests.dashboard.factories import OPERATOR_PERMISSIONS, grant  # noqa: E402
-from tests.syncs.factories import sandbox_connection  # noqa: E402
+from connections.models import Connection
+from syncs.models import Incident, SyncRun
+from tests.dashboard.factories import OPERATOR_PERMISSIONS, grant
+from tests.syncs.factories import sandbox_connection
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 

@@ -3,8 +3,8 @@
 import pytest
 
 from connections.models import Connection, Customer
-from core.models import AuditEvent
 from connections.services import connection_by_token
+from core.models import AuditEvent
 from syncs.models import SyncRun
 from tests.connections.factories import sandbox_checks_counted
 from tests.dashboard.factories import HTMX
@@ -42,8 +42,8 @@ def test_it_tests_the_settings_inline_without_saving(operator_client):
 
 
 def test_it_shows_the_catalogued_error_of_a_failed_test(operator_client):
-    body = operator_client.post("/connect/sandbox/test", {"credentials__api_key": "k",
-                                                          "config__faults": '{"unreachable": true}'}, **HTMX).content.decode()
+    form = {"credentials__api_key": "k", "config__faults": '{"unreachable": true}'}
+    body = operator_client.post("/connect/sandbox/test", form, **HTMX).content.decode()
     assert "UPSTREAM_UNREACHABLE" in body and "Check the instance URL" in body
 
 

@@ -3,8 +3,8 @@
 import pytest
 
 from connections.models import Connection
-from core.models import AuditEvent
 from connections.services import connection_by_token
+from core.models import AuditEvent
 from syncs.models import SyncRun
 from tests.dashboard.factories import HTMX, idle_connection, runs
 from tests.syncs.factories import sandbox_connection

@@ -1,7 +1,7 @@
 import pytest
 
-from core.models import AuditEvent
 from connections.services import connection_by_token
+from core.models import AuditEvent
 from tests.dashboard.factories import HTMX, idle_connection
 
 pytestmark = pytest.mark.django_db

@@ -52,7 +52,8 @@ def test_it_keeps_the_page_filters_after_an_htmx_action(operator_client):
     a, b = connections(2)
     incidents([a])
     incidents([b], error_code="MAPPING_FAILED")
-    response = operator_client.post("/failures/acknowledge", {"connection": a.pk, "error_code": "UPSTREAM_SERVER_ERROR"},
+    form = {"connection": a.pk, "error_code": "UPSTREAM_SERVER_ERROR"}
+    response = operator_client.post("/failures/acknowledge", form,
                                     **HTMX, HTTP_HX_CURRENT_URL="http://testserver/failures/?error_code=UPSTREAM_SERVER_ERROR")
     assert [g.error_code for g in response.context["page"].object_list] == ["UPSTREAM_SERVER_ERROR"]
 

@@ -7,7 +7,6 @@ import pytest
 from django.urls import reverse
 
 from connections.models import Connection, Customer
-
 from tests.dashboard.factories import HTMX, audit_events, idle_connection, incidents, runs
 from tests.webhooks.factories import DeliveryFactory, EndpointFactory
 

@@ -11,7 +11,8 @@ def test_it_queues_a_retry_of_the_same_entity_and_mode(operator_client):
     failed = runs(idle_connection(), 1, status="failed", error_code="UPSTREAM_SERVER_ERROR", entity="assets")[0]
     body = operator_client.post(f"/runs/{failed.pk}/retry", **HTMX).content.decode()
     retry = SyncRun.objects.get(connection=failed.connection, status="queued")
-    assert (retry.entity, retry.mode, retry.trigger, retry.requested_by) == ("assets", "incremental", "retry", "operator")
+    assert (retry.entity, retry.mode) == ("assets", "incremental")
+    assert (retry.trigger, retry.requested_by) == ("retry", "operator")
     assert "Retry queued" in body and f"/runs/{retry.pk}/" in body
     assert AuditEvent.objects.filter(action="sync.incremental_requested", actor="operator").exists()
 

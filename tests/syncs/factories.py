@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
-from core.audit import Actor
 from connections.connectors.registry import connector_for
+from core.audit import Actor
 from syncs.lifecycle import connection_create
 from syncs.models import Record, SyncRun
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.errors import CatalogError
 from connections.connectors.sandbox import SandboxConnector
 from connections.models import Connection
+from core.errors import CatalogError
 from syncs import outcomes
 from syncs.engine import RunExecution, run_claim, run_execute
 from syncs.models import Incident, Record, SyncRun

@@ -125,7 +125,7 @@ def test_duplicate_messages_running_at_the_same_time_send_each_delivery_once(rec
     def worker(message: list[int]) -> None:
         try:
             results.append(services.deliveries_attempt(delivery_ids=message, batch_size=4))
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:  # reported by the assertion below
             errors.append(exc)
         finally:
             connection.close()

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.errors import CatalogError
 from core.audit import Actor
+from core.errors import CatalogError
 from core.models import AuditEvent
 from tests.connections.factories import ConnectionFactory
 from tests.webhooks.factories import DeliveryFactory, EndpointFactory

@@ -81,8 +81,8 @@ def test_it_refuses_plain_http_to_loopback_unless_allow_listed(receiver, product
 
 
 def test_it_refuses_to_create_endpoints_for_refused_literals_and_plain_http(production_settings):
-    from core.errors import CatalogError
     from core.audit import SYSTEM
+    from core.errors import CatalogError
 
     for url in ("https://10.0.0.1/x", "https://169.254.169.254/", "http://hooks.example.com/x", "ftp://x.example/"):
         with pytest.raises(CatalogError) as caught:

@@ -113,8 +113,8 @@ def test_it_reads_retry_after_seconds(value, expected):
 
 
 def test_it_reads_retry_after_http_dates():
-    from email.utils import formatdate
     import time
+    from email.utils import formatdate
 
     assert 50 <= transport._retry_after(formatdate(time.time() + 60, usegmt=True)) <= 61
 

@@ -18,12 +18,14 @@ class Command(BaseCommand):
         self.stdout.write(f"records             {r.records}")
         self.stdout.write(f"end to end          {r.seconds:.2f} s  ->  {r.records_per_second:,.0f} records/s "
                           "(generate, normalize, hash, write)")
-        self.stdout.write(f"write path, in run  {r.write_seconds:.2f} s  ->  {r.records / r.write_seconds:,.0f} records/s "
+        self.stdout.write(f"write path, in run  {r.write_seconds:.2f} s  ->  "
+                          f"{r.records / r.write_seconds:,.0f} records/s "
                           "(page transactions, sharing the CPU with reading)")
         self.stdout.write(f"write path alone    {r.write_alone_seconds:.2f} s  ->  "
                           f"{r.records / r.write_alone_seconds:,.0f} records/s (same pages, prepared beforehand)")
         if r.copy_seconds:
-            self.stdout.write(f"bare COPY           {r.copy_seconds:.2f} s  ->  {r.records / r.copy_seconds:,.0f} records/s")
+            self.stdout.write(f"bare COPY           {r.copy_seconds:.2f} s  ->  "
+                              f"{r.records / r.copy_seconds:,.0f} records/s")
             self.stdout.write(f"write alone / COPY  {r.copy_ratio:.0%}")
         else:
             self.stdout.write("bare COPY           n/a (the embedded SQLite default has no COPY)")

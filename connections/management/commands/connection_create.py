@@ -2,13 +2,14 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from core.errors import CatalogError
 from core.cli import catalog_command_error, cli_actor, json_argument
+from core.errors import CatalogError
 from syncs.lifecycle import connection_create
 
 
 class Command(BaseCommand):
-    help = "Creates a connection: validates, checks the credentials, queues the initial full sync, prints the token once."
+    help = ("Creates a connection: validates, checks the credentials, queues the initial full sync, "
+            "prints the token once.")
 
     def add_arguments(self, parser):
         parser.add_argument("--customer", required=True, help="Customer name (created if new)")

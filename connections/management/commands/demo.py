@@ -13,4 +13,5 @@ class Command(BaseCommand):
         for line in result.lines:
             self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS(
-            f"Log in at http://127.0.0.1:{os.environ.get('PORT', '8000')}/ as `admin` with password: {result.password}"))
+            f"Log in at http://127.0.0.1:{os.environ.get('PORT', '8000')}/ "
+            f"as `admin` with password: {result.password}"))

@@ -2,10 +2,10 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from core.errors import CatalogError
 from connections.cli import connection_lookup
-from core.cli import catalog_command_error, cli_actor
 from connections.services import connection_token_rotate
+from core.cli import catalog_command_error, cli_actor
+from core.errors import CatalogError
 
 
 class Command(BaseCommand):

@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from core.errors import CatalogError
 from core.api_keys import api_key_create
 from core.cli import catalog_command_error, cli_actor
+from core.errors import CatalogError
 
 
 class Command(BaseCommand):

@@ -3,9 +3,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.errors import CatalogError
 from connections.cli import connection_lookup
 from core.cli import catalog_command_error, cli_actor
+from core.errors import CatalogError
 from syncs.models import Mode, SyncRun, Trigger
 from syncs.selectors import sync_run_payload
 from syncs.services import sync_trigger

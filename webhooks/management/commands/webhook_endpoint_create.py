@@ -4,9 +4,9 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.errors import CatalogError
-from core.audit import Actor
 from connections.models import Connection
+from core.audit import Actor
+from core.errors import CatalogError
 from core.models import AuditEvent
 from webhooks.services import EVENT_TYPES, endpoint_create
 
