@@ -14,6 +14,9 @@ from typing import Any, ClassVar
 from connections.connectors.entities import ENTITIES
 from core.errors import CATALOGUE, CatalogError
 
+# What a `json` field may hold, by JSON type name (ConfigField.json_types).
+JSON_TYPES = {"object": dict, "array": list, "number": (int, float), "string": str}
+
 
 @dataclass(frozen=True)
 class ConfigField:
@@ -23,22 +26,44 @@ class ConfigField:
     required: bool = False
     default: Any = None
     help: str = ""
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label): the form shows a select, validation refuses others
+    min_value: float | None = None  # integer and number fields
+    max_value: float | None = None
+    example: str = ""  # shown after the help text ("e.g. https://erp.example.com/")
+    json_types: tuple[str, ...] = ("object", "array")  # json fields: the JSON types accepted (JSON_TYPES)
 
     @property
     def secret(self) -> bool:
         return self.kind == "password"
 
+    @property
+    def help_text(self) -> str:
+        """The help with the example appended, as forms and the catalogue show it."""
+        example = f"e.g. {self.example}" if self.example else ""
+        return " ".join(part for part in (self.help, example) if part)
+
     def as_dict(self) -> dict:
         return {"name": self.name, "label": self.label, "kind": self.kind, "required": self.required,
-                "default": self.default, "help": self.help}
+                "default": self.default, "help": self.help, "example": self.example,
+                "choices": [{"value": v, "label": label} for v, label in self.choices],
+                "min_value": self.min_value, "max_value": self.max_value,
+                "json_types": list(self.json_types) if self.kind == "json" else None}
 
 
 @dataclass
 class Page:
-    """One page of upstream records; `next_checkpoint` is None after the last page."""
+    """One page of upstream records; `next_checkpoint` is None after the last page.
+
+    `deleted_remote_ids` are tombstones the upstream reported in this page (upstream ids); the
+    engine marks them deleted with the page. `total` is the upstream's count of records for the
+    whole read, when it reports one: the dashboard shows percent done from it
+    (docs/architecture.md, "Sync semantics").
+    """
 
     records: list[dict]
     next_checkpoint: dict | None
+    deleted_remote_ids: list[str] = field(default_factory=list)
+    total: int | None = None
 
 
 class UpstreamError(CatalogError):
@@ -70,9 +95,13 @@ class Connector:
     credential_fields: ClassVar[tuple[ConfigField, ...]] = ()
     entities: ClassVar[tuple[str, ...]] = ENTITIES
 
-    def __init__(self, *, config: dict, credentials: dict):
+    def __init__(self, *, config: dict, credentials: dict, connection=None):
+        # `connection` is the saved Connection, or None for checks before one exists (the
+        # connect form, the create service); connectors that keep state on it (an OAuth token,
+        # the request budget) must work without it.
         self.config = config or {}
         self.credentials = credentials or {}
+        self.connection = connection
 
     @classmethod
     def validate(cls, *, config: dict, credentials: dict) -> dict:
@@ -91,15 +120,23 @@ class Connector:
                 message = _field_error(f, values.get(f.name))
                 if message:
                     errors[f"{group}.{f.name}"] = message
-        if errors:
-            raise CatalogError("VALIDATION_FAILED", details={"fields": errors})
         filled = {f.name: f.default for f in cls.config_fields if f.default is not None}
         filled.update(config)
+        for name, message in cls.config_errors(filled).items():
+            errors.setdefault(name, message)
+        if errors:
+            raise CatalogError("VALIDATION_FAILED", details={"fields": errors})
         return cls.prepare_config(filled)
 
     @classmethod
+    def config_errors(cls, config: dict) -> dict:
+        """Hook for what the declarations cannot say ({"config.<name>": message}); it sees the
+        config with defaults filled in, possibly with values of the wrong type."""
+        return {}
+
+    @classmethod
     def prepare_config(cls, config: dict) -> dict:
-        """Hook for values fixed at creation time."""
+        """Hook for values fixed at creation time, on a valid config."""
         return config
 
     @classmethod
@@ -111,6 +148,18 @@ class Connector:
     def check(self) -> None:
         """Verifies the credentials with one cheap upstream call; raises UpstreamError."""
         raise NotImplementedError
+
+    def filters_changed_since(self, entity: str) -> bool:
+        """Whether the upstream honours ReadRequest.since for the entity. When it does not, an
+        incremental run reads the whole window and relies on hashes, and may detect deletions
+        by full scan (docs/architecture.md, "Sync semantics")."""
+        return True
+
+    def probe(self, entity: str) -> None:
+        """Reads (at most) one record of the entity, to show whether the credentials may read it
+        ("Test connection"); raises UpstreamError. The default reads the first page; connectors
+        whose first page is costly should ask for one record."""
+        self.fetch_page(ReadRequest(entity, since=None, window_start=None))
 
     def fetch_page(self, request: ReadRequest) -> Page:
         """Reads the page at request.checkpoint; safe to call again for the same checkpoint."""
@@ -141,13 +190,22 @@ class Connector:
 def _field_error(f: ConfigField, value) -> str:
     if value is None or value == "":
         return "this field is required" if f.required and f.default is None else ""
-    expected = {"integer": int, "number": (int, float), "boolean": bool, "json": (dict, list)}.get(f.kind, str)
+    if f.kind == "json":
+        expected = tuple(JSON_TYPES[t] for t in f.json_types)
+        if isinstance(value, bool) or not isinstance(value, expected):
+            return f"expected {' or '.join(f.json_types)}"
+        return ""
+    expected = {"integer": int, "number": (int, float), "boolean": bool}.get(f.kind, str)
     if f.kind in ("integer", "number") and isinstance(value, bool):
         return f"expected {f.kind}"
-    if f.kind == "json" and isinstance(value, (int, float)):
-        return ""  # sandbox `records` takes a number or a per-entity object
     if not isinstance(value, expected):
         return f"expected {f.kind}"
     if f.kind == "url" and not value.startswith(("https://", "http://")):
         return "expected an http(s) URL"
+    if f.choices and value not in {v for v, _ in f.choices}:
+        return f"choose one of {[v for v, _ in f.choices]}"
+    if f.min_value is not None and value < f.min_value:
+        return f"at least {f.min_value:g}"
+    if f.max_value is not None and value > f.max_value:
+        return f"at most {f.max_value:g}"
     return ""

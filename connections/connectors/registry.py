@@ -16,7 +16,8 @@ def connector_class(key: str) -> type[Connector]:
 
 
 def connector_for(connection) -> Connector:
-    return connector_class(connection.connector)(config=connection.config, credentials=connection.credentials)
+    return connector_class(connection.connector)(config=connection.config, credentials=connection.credentials,
+                                                 connection=connection)
 
 
 def connector_catalogue() -> list[dict]:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
-from core.errors import CatalogError
 
 MASK64 = (1 << 64) - 1
 DAY = 86400
@@ -99,27 +98,30 @@ class SandboxConnector(Connector):
     description = "A simulated system with deterministic data, changes, deletions and injected faults. No network."
     config_fields = (
         ConfigField("seed", "Seed", "integer", default=1, help="Same seed, same data."),
-        ConfigField("records", "Records", "json", default=100,
-                    help="Records per entity: a number for all, or an object per entity."),
-        ConfigField("page_size", "Page size", "integer", default=200),
-        ConfigField("change_rate", "Change rate", "number", default=0,
+        ConfigField("records", "Records", "json", default=100, json_types=("number", "object"),
+                    help="Records per entity: a number for all, or an object per entity.",
+                    example='{"purchase_orders": 5000, "vendors": 200}'),
+        ConfigField("page_size", "Page size", "integer", default=200, min_value=1, max_value=10**7),
+        ConfigField("change_rate", "Change rate", "number", default=0, min_value=0, max_value=1,
                     help="Fraction of records that keep changing as time passes (0.01 = 1 %)."),
-        ConfigField("change_period_seconds", "Change period (s)", "integer", default=300,
-                    help="How often each changing record changes."),
-        ConfigField("deleted_fraction", "Deleted fraction", "number", default=0,
+        ConfigField("change_period_seconds", "Change period (s)", "integer", default=300, min_value=1,
+                    max_value=10**7, help="How often each changing record changes."),
+        ConfigField("deleted_fraction", "Deleted fraction", "number", default=0, min_value=0, max_value=1,
                     help="Fraction of records deleted upstream (not returned by reads)."),
-        ConfigField("span_days", "Span (days)", "integer", default=60,
+        ConfigField("span_days", "Span (days)", "integer", default=60, min_value=1, max_value=10**7,
                     help="Records were created over this many days."),
-        ConfigField("anchor", "Anchor", "string", help="ISO time the data was generated at; set on creation."),
-        ConfigField("faults", "Injected faults", "json", default={},
+        ConfigField("anchor", "Anchor", "string", help="ISO time the data was generated at; set on creation.",
+                    example="2026-11-01T00:00:00+00:00"),
+        ConfigField("faults", "Injected faults", "json", default={}, json_types=("object",),
                     help="auth_failure, unreachable, rate_limit_every, retry_after, server_error_every, "
                          "server_error_persistent, slow_page_seconds, malformed_every, crash_after_page, "
-                         "bad_record_every, epoch_times_every, unidentifiable_every, naive_times, check_server_error."),
+                         "bad_record_every, epoch_times_every, unidentifiable_every, naive_times, check_server_error.",
+                    example='{"rate_limit_every": 3}'),
     )
     credential_fields = (ConfigField("api_key", "API key", "password", required=True),)
 
-    def __init__(self, *, config: dict, credentials: dict):
-        super().__init__(config=config, credentials=credentials)
+    def __init__(self, *, config: dict, credentials: dict, connection=None):
+        super().__init__(config=config, credentials=credentials, connection=connection)
         c = self.config
         self.seed = int(c.get("seed", 1))
         self.page_size = max(1, min(int(c.get("page_size", 200)), 5000))
@@ -139,31 +141,22 @@ class SandboxConnector(Connector):
 
     @classmethod
     def prepare_config(cls, config: dict) -> dict:
-        errors = cls._range_errors(config)
-        if errors:
-            raise CatalogError("VALIDATION_FAILED", details={"fields": errors})
         # Fix the anchor at creation so the data does not shift while the connection lives.
         if not config.get("anchor"):
             config = {**config, "anchor": datetime.now(UTC).replace(second=0, microsecond=0).isoformat()}
         return config
 
-    @staticmethod
-    def _range_errors(config: dict) -> dict:
+    @classmethod
+    def config_errors(cls, config: dict) -> dict:
+        # Types and ranges of the declared fields are checked by Connector.validate; what is
+        # left is what a declaration cannot say.
         errors = {}
-        for name in ("change_rate", "deleted_fraction"):
-            if not 0 <= float(config.get(name) or 0) <= 1:
-                errors[f"config.{name}"] = "a fraction between 0 and 1"
-        for name, low in (("page_size", 1), ("change_period_seconds", 1), ("span_days", 1)):
-            if name in config and not low <= int(config[name]) <= 10**7:
-                errors[f"config.{name}"] = f"a whole number of at least {low}"
         records = config.get("records", 100)
         counts = records.values() if isinstance(records, dict) else [records]
         if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 10**9 for n in counts):
             errors["config.records"] = "a number of records (0 to 1e9), or an object of them per entity"
         elif isinstance(records, dict) and set(records) - set(ENTITY_SALT):
             errors["config.records"] = f"entities are {sorted(ENTITY_SALT)}"
-        if not isinstance(config.get("faults", {}), dict):
-            errors["config.faults"] = "an object"
         if config.get("anchor"):
             try:
                 datetime.fromisoformat(config["anchor"])

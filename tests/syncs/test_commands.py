@@ -39,7 +39,7 @@ def test_it_explains_bad_input_with_a_catalogued_code():
     assert bad_json.returncode != 0 and "VALIDATION_FAILED: --config is not valid JSON" in bad_json.stderr
     bad_field = cli("connection_create", "--customer", "A", "--connector", "sandbox", "--name", "x",
                     "--config", '{"records": "lots"}', "--credentials", '{"api_key": "k"}')
-    assert bad_field.returncode != 0 and "config.records: expected json" in bad_field.stderr
+    assert bad_field.returncode != 0 and "config.records: expected number or object" in bad_field.stderr
     unknown = cli("connection_create", "--customer", "A", "--connector", "nope", "--name", "x")
     assert unknown.returncode != 0 and "VALIDATION_FAILED" in unknown.stderr and "sandbox" in unknown.stderr
     refused = cli("connection_create", "--customer", "A", "--connector", "sandbox", "--name", "x",
