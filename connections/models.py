@@ -49,6 +49,9 @@ class Connection(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     token_prefix = models.CharField(max_length=16, blank=True, editable=False)
+    # The OAuth2 access token of the upstream ({access_token, expires_at, key}), shared by every
+    # worker so they do not each fetch one (connections/connectors/auth.py).
+    upstream_token = EncryptedJSONField(null=True, blank=True, default=None, editable=False)
     paused_at = models.DateTimeField(null=True, blank=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -71,3 +74,19 @@ class Connection(models.Model):
     @property
     def is_schedulable(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+class UpstreamRequestWindow(models.Model):
+    """Requests sent to one connection's upstream system in one minute: the request budget's
+    counter when there is no Redis (connections/connectors/budget.py). No foreign key: a window
+    is a counter, keyed by the connection id, and old windows are deleted as new ones open."""
+
+    connection_id = models.UUIDField()
+    minute = models.BigIntegerField()  # Unix time // 60
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection_id", "minute"], name="upstream_window_unique")]
+
+    def __str__(self):
+        return f"{self.connection_id} @ {self.minute}: {self.count}"

@@ -7,7 +7,7 @@ would otherwise smuggle a refused IPv4 address through. Plain http is refused un
 address used is inside an allowed network.
 
 The check runs on resolved addresses (webhooks.transport connects to exactly those), never on
-the hostname alone.
+the hostname alone. The address facts it shares with upstream connectors live in core/netpolicy.py.
 """
 
 import ipaddress
@@ -17,15 +17,8 @@ from functools import lru_cache
 import httpx
 from django.conf import settings
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean
-    "fd00:ec2::254",  # AWS over IPv6
-    "169.254.170.2",  # AWS ECS task metadata
-    "100.100.100.200",  # Alibaba Cloud
-))
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+from core.netpolicy import METADATA_ADDRESSES, IPAddress, address_normalize, embedded_ipv4
+from core.netpolicy import networks_parse as _networks
 
 
 class TargetRefused(Exception):
@@ -62,25 +55,8 @@ def url_parse(url: str) -> Target:
     return Target(scheme=scheme, host=host, port=port, literal=literal)
 
 
-@lru_cache(maxsize=8)
-def _networks(cidrs: tuple[str, ...]) -> tuple:
-    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
-
-
 def allowed_networks() -> tuple:
     return _networks(tuple(settings.WEBHOOK_ALLOWED_NETWORKS or ()))
-
-
-def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    if address.version != 6:
-        return None
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address in NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
 
 
 def _category(address: IPAddress) -> str | None:
@@ -97,17 +73,11 @@ def _category(address: IPAddress) -> str | None:
     return None
 
 
-def address_normalize(address: str) -> IPAddress:
-    """IPv4-mapped IPv6 addresses become the IPv4 address they denote (and are connected to as such)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return ip.ipv4_mapped if ip.version == 6 and ip.ipv4_mapped is not None else ip
-
-
 def address_refusal(address: IPAddress, *, allowed: tuple = ()) -> str | None:
     if any(address.version == net.version and address in net for net in allowed):
         return None
     reason = _category(address)
-    if reason is None and (embedded := _embedded_ipv4(address)) is not None:
+    if reason is None and (embedded := embedded_ipv4(address)) is not None:
         inner = address_refusal(embedded, allowed=allowed)
         reason = f"an IPv6 address embedding {embedded}, {inner}" if inner else None
     return reason

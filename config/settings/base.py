@@ -194,10 +194,18 @@ SYNC_MAX_SLEEP_SECONDS = env.float("SYNC_MAX_SLEEP_SECONDS", default=60.0)
 # BASE, 2 x BASE, 4 x BASE ... seconds; then it stays failed, with its incident.
 SYNC_AUTO_RETRIES = env.int("SYNC_AUTO_RETRIES", default=5)
 SYNC_AUTO_RETRY_BASE_SECONDS = env.float("SYNC_AUTO_RETRY_BASE_SECONDS", default=30.0)
-UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=30.0)
 HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=60)
 # Shows /healthz's details (which check failed and why) to a monitor that sends it; empty: staff only.
 HEALTH_TOKEN = env("HEALTH_TOKEN", default="")
+
+# --- Upstream systems (docs/architecture.md, "The upstream toolkit") -----------------------
+# Connect, read and write timeout of every request a connector sends.
+UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=30.0)
+# Outbound policy: private networks are allowed (customers' systems often sit on one);
+# link-local and cloud metadata addresses are refused unless inside UPSTREAM_ALLOWED_NETWORKS;
+# UPSTREAM_BLOCKED_NETWORKS refuses more. Both are lists of CIDRs.
+UPSTREAM_ALLOWED_NETWORKS = env.list("UPSTREAM_ALLOWED_NETWORKS", default=[])
+UPSTREAM_BLOCKED_NETWORKS = env.list("UPSTREAM_BLOCKED_NETWORKS", default=[])
 
 LOGGING = {
     "version": 1,
