@@ -2,9 +2,10 @@
 
 from connections.connectors.base import Connector
 from connections.connectors.sandbox import SandboxConnector
+from connections.connectors.sap_s4hana import SapS4HanaConnector
 from core.errors import CatalogError
 
-CONNECTORS: dict[str, type[Connector]] = {cls.key: cls for cls in (SandboxConnector,)}
+CONNECTORS: dict[str, type[Connector]] = {cls.key: cls for cls in (SandboxConnector, SapS4HanaConnector)}
 
 
 def connector_class(key: str) -> type[Connector]:
