@@ -3,9 +3,11 @@
 from connections.connectors.base import Connector
 from connections.connectors.sandbox import SandboxConnector
 from connections.connectors.sap_s4hana import SapS4HanaConnector
+from connections.connectors.tryton import TrytonConnector
 from core.errors import CatalogError
 
-CONNECTORS: dict[str, type[Connector]] = {cls.key: cls for cls in (SandboxConnector, SapS4HanaConnector)}
+CONNECTORS: dict[str, type[Connector]] = {
+    cls.key: cls for cls in (SandboxConnector, SapS4HanaConnector, TrytonConnector)}
 
 
 def connector_class(key: str) -> type[Connector]:
