@@ -71,6 +71,9 @@ class RequestBudget:
         if self.connection_id is None:
             key = (id(self), minute)
             with _local_lock:
+                if key not in _local_counts:  # a new window: drop the finished ones
+                    for old in [k for k in _local_counts if k[1] < minute]:
+                        del _local_counts[old]
                 _local_counts[key] = _local_counts.get(key, 0) + 1
                 return _local_counts[key]
         if settings.REDIS_URL:

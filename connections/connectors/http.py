@@ -88,7 +88,10 @@ class UpstreamClient:
         transport = httpx.HTTPTransport(verify=verify, retries=0)
         # The outbound policy sits in httpcore's network backend, so every new connection (and
         # only checked addresses) is made through it; pooled connections were checked when made.
+        # httpx has no public hook for it: tests/connections/test_http_client.py fails if this breaks.
         pool = transport._pool
+        if not hasattr(pool, "_network_backend"):
+            raise RuntimeError("httpx changed: the outbound policy cannot be installed")
         pool._network_backend = PolicyBackend(pool._network_backend)
         self._http = httpx.Client(base_url=base_url, transport=transport, timeout=httpx.Timeout(timeout),
                                   headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
