@@ -92,6 +92,17 @@ def tryton_out(value):
     return value
 
 
+def _json_safe(value):
+    """Raw rows are stored and hashed as JSON: the client's Decimals (JSON numbers) become their text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def _text(value) -> str | None:
     if value is None or value is False:
         return None
@@ -272,7 +283,7 @@ class TrytonConnector(Connector):
         if rows:
             getattr(self, f"_attach_{request.entity}", lambda rows: None)(rows)
         next_checkpoint = {"after": rows[-1]["id"]} if len(rows) == PAGE_SIZE else None
-        return Page(records=rows, next_checkpoint=next_checkpoint, total=total)
+        return Page(records=_json_safe(rows), next_checkpoint=next_checkpoint, total=total)
 
     # --- what a page needs besides its rows --------------------------------------------------
 
@@ -424,8 +435,8 @@ class TrytonConnector(Connector):
     @staticmethod
     def _line(line: dict, purchase_state: str, position: int) -> dict:
         quantity = decimal_string(line["quantity"])
-        received = line.get("quantity_received")
-        received_text = str(received) if received is not None else None
+        received_text = decimal_string(line.get("quantity_received"))
+        received = Decimal(received_text) if received_text is not None else None
         if purchase_state == "cancelled":
             status = "cancelled"
         elif received is not None and quantity is not None and received >= Decimal(quantity) > 0:
