@@ -124,7 +124,7 @@ def _seconds_until(reset: float | None) -> float | None:
 
 def rate_limit_headers(headers: httpx.Headers) -> tuple[float | None, float | None]:
     """(remaining, seconds until reset) from X-RateLimit-*, X-Rate-Limit-*, RateLimit-* or the
-    structured `RateLimit: limit=100, remaining=50, reset=5` of the IETF draft."""
+    structured `RateLimit` of the IETF drafts (`limit=100, remaining=50, reset=5` or `"default";r=50;t=30`)."""
     for prefix in ("X-RateLimit-", "X-Rate-Limit-", "RateLimit-"):
         remaining = _number(headers.get(f"{prefix}Remaining"))
         if remaining is not None:
@@ -135,6 +135,8 @@ def rate_limit_headers(headers: httpx.Headers) -> tuple[float | None, float | No
         for item in combined.replace(";", ",").split(","):
             name, _, value = item.strip().partition("=")
             parts[name.strip().lower()] = _number(value.strip().strip('"'))
-        if parts.get("remaining") is not None:
-            return parts["remaining"], _seconds_until(parts.get("reset"))
+        # Older drafts name them remaining/reset; draft-ietf-httpapi-ratelimit-headers-08 r/t.
+        remaining = parts.get("remaining", parts.get("r"))
+        if remaining is not None:
+            return remaining, _seconds_until(parts.get("reset", parts.get("t")))
     return None, None

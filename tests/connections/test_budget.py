@@ -101,7 +101,7 @@ def test_it_counts_in_this_process_without_a_connection(settings, frozen):
     ({"X-Rate-Limit-Remaining": "5", "X-Rate-Limit-Reset": str(int(MID_MINUTE.timestamp()) + 12)}, (5, 12)),
     ({"RateLimit-Remaining": "9", "RateLimit-Reset": "20"}, (9, 20)),
     ({"RateLimit": "limit=100, remaining=4, reset=10"}, (4, 10)),
-    ({"RateLimit": '"default";r=50;t=30'}, (None, None)),
+    ({"RateLimit": '"default";r=50;t=30'}, (50, 30)),
     ({}, (None, None)),
 ])
 def test_it_reads_rate_limit_headers(frozen, headers, expected):

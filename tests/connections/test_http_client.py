@@ -138,6 +138,11 @@ def test_it_reports_a_closed_port_as_unreachable():
     assert error.code == "UPSTREAM_UNREACHABLE" and error.retryable
 
 
+def test_it_reports_a_name_that_does_not_resolve_as_unreachable():
+    error = failure(UpstreamClient(base_url="http://erp.plantsync-test.invalid"), "/x")
+    assert error.code == "UPSTREAM_UNREACHABLE" and "could not be resolved" in error.message
+
+
 def test_it_allows_loopback_and_names_resolved(upstream):
     upstream.route("GET", "/x", Reply(200, {"ok": True}))
     port = upstream.url.rsplit(":", 1)[1]

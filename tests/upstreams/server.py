@@ -45,7 +45,8 @@ def serve(handler_class: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") 
     """Starts the handler on a free port in a daemon thread; call shutdown() and server_close()."""
     server = ThreadingHTTPServer((host, 0), handler_class)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll interval: shutdown() waits for it, once per test.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server
 
 
