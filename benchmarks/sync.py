@@ -90,7 +90,7 @@ def bench_write_alone(*, records: int, page_size: int) -> float:
     execution.writer_prepare()
     seconds = 0.0
     for page in execution.connector.pages(execution.request_for({})):
-        item = ReadPage(execution.prepare(page.records), len(page.records), page.next_checkpoint)
+        item = ReadPage(execution.prepare(page), len(page.records), page.next_checkpoint)
         start = time.perf_counter()
         execution.write_page(item)
         seconds += time.perf_counter() - start

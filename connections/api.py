@@ -19,7 +19,7 @@ from pydantic import ConfigDict
 from connections.connectors.registry import connector_catalogue
 from connections.models import Connection
 from connections.selectors import connection_get, connection_list
-from connections.services import connection_test, connection_token_rotate
+from connections.services import connection_probe, connection_token_rotate
 from core.api_auth import actor_of, admin_key, connection_of, connection_token
 from core.api_errors import error_responses
 from core.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_page
@@ -133,11 +133,26 @@ class ConnectionListQuery(Schema):
     customer_external_id: str | None = None
 
 
-class ConnectionTestOut(Schema):
+class EntityTestOut(Schema):
     ok: bool
+    outcome: Literal["ok", "no_permission", "not_found", "failed"]
+    code: str | None = Field(None, description="The catalogued error code when the entity could not be read.")
+    message: str | None = None
+
+
+class ConnectionTestOut(Schema):
+    ok: bool = Field(description="Whether the credentials passed the check.")
     code: str | None = Field(None, description="The catalogued error code when the check failed.")
     message: str | None = None
     details: dict[str, Any] | None = None
+    entities: dict[str, EntityTestOut] = Field(
+        default_factory=dict, description="Per enabled entity, after a passing credential check: whether one "
+                                          "record could be read. Empty when the credentials failed.")
+
+
+class ChoiceOut(Schema):
+    value: str
+    label: str
 
 
 class ConfigFieldOut(Schema):
@@ -147,6 +162,12 @@ class ConfigFieldOut(Schema):
     required: bool
     default: Any = None
     help: str
+    example: str = Field("", description='An example value, e.g. "https://erp.example.com/".')
+    choices: list[ChoiceOut] = Field(default_factory=list, description="When set, the only values accepted.")
+    min_value: float | None = None
+    max_value: float | None = None
+    json_types: list[str] | None = Field(None, description="For json fields: the JSON types accepted "
+                                                           "(object, array, number, string).")
 
 
 class ConnectorOut(Schema):
@@ -320,7 +341,10 @@ def rotate_connection_token(request: HttpRequest, connection_id: UUID):
 
 
 @admin_router.post("/connections/{connection_id}/test", response={200: ConnectionTestOut, **error_responses()},
-                   operation_id="test_connection", summary="Check a connection's credentials upstream")
+                   operation_id="test_connection",
+                   summary="Check a connection's credentials and read access to each entity upstream")
 def test_connection(request: HttpRequest, connection_id: UUID):
-    """Runs the connector's credential check now; the outcome is in the body (`ok`, else the error code)."""
-    return connection_test(connection=_connection_or_404(connection_id))
+    """Runs the connector's credential check now, then reads one record of each enabled entity.
+    `ok` is the credential check's outcome (else its error code); `entities` says per entity
+    whether it can be read (`ok`, `no_permission`, `not_found` or `failed`, with the error)."""
+    return connection_probe(connection=_connection_or_404(connection_id))

@@ -4,6 +4,7 @@ is in syncs/lifecycle.py, the app above both."""
 
 from django.db import transaction
 
+from connections.connectors.base import Connector
 from connections.connectors.registry import connector_class, connector_for
 from connections.models import Connection, Customer
 from core.audit import Actor, audit_record
@@ -87,14 +88,34 @@ def connection_numbers_validate(*, sync_interval_minutes: int, history_days: int
         raise CatalogError("VALIDATION_FAILED", details={"fields": errors})
 
 
-def connection_test(*, connection: Connection) -> dict:
-    """Runs the connector's check; returns {"ok": True} or the catalogued error."""
+# What a failed entity probe means for the person testing: an SAP user often may read one API
+# and not another, so "Test connection" says which (docs/architecture.md, "Sync semantics").
+PROBE_OUTCOMES = {"UPSTREAM_PERMISSION_DENIED": "no_permission", "UPSTREAM_NOT_FOUND": "not_found"}
 
+
+def connector_probe(*, connector: Connector, entities) -> dict:
+    """Checks the credentials, then, if they pass, reads one record of each entity. A failing
+    entity does not stop the others. {"ok", ["code", "message", "details"], "entities": {entity:
+    {"ok": True} | {"ok": False, "outcome", "code", "message"}}}; "ok" is the credential check's."""
     try:
-        connector_for(connection).check()
+        connector.check()
     except CatalogError as exc:
-        return {"ok": False, "code": exc.code, "message": exc.message, "details": exc.details}
-    return {"ok": True}
+        return {"ok": False, "code": exc.code, "message": exc.message, "details": exc.details, "entities": {}}
+    results = {}
+    for entity in entities:
+        try:
+            connector.probe(entity)
+        except CatalogError as exc:
+            results[entity] = {"ok": False, "outcome": PROBE_OUTCOMES.get(exc.code, "failed"), "code": exc.code,
+                               "message": exc.message}
+        else:
+            results[entity] = {"ok": True, "outcome": "ok"}
+    return {"ok": True, "entities": results}
+
+
+def connection_probe(*, connection: Connection) -> dict:
+    """"Test connection" for a saved connection: the credentials, then each enabled entity."""
+    return connector_probe(connector=connector_for(connection), entities=connection.entities)
 
 
 def connection_require_connected(*, connection: Connection) -> None:

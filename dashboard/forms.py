@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from django import forms
 
-from connections.connectors.base import ConfigField, Connector
+from connections.connectors.base import JSON_TYPES, ConfigField, Connector
 from connections.connectors.entities import ENTITIES
 from connections.models import Connection
 from core.errors import CatalogError
@@ -34,19 +34,36 @@ class BoundedJSONField(forms.JSONField):
             return forms.fields.InvalidJSONInput(data)
 
 
+def _json_types_validator(spec: ConfigField):
+    """The JSON types the field declares (ConfigField.json_types), as Connector.validate checks them."""
+    accepted = tuple(JSON_TYPES[t] for t in spec.json_types)
+
+    def validate(value) -> None:
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise forms.ValidationError(f"expected {' or '.join(spec.json_types)}", code="invalid")
+    return validate
+
+
 def _form_field(spec: ConfigField) -> forms.Field:
+    """One form field per declared ConfigField: its kind, choices, bounds and help with the example."""
     required = spec.required and spec.default is None
-    common = {"label": spec.label, "required": required, "help_text": spec.help}
-    if spec.kind == "integer":
-        return forms.IntegerField(initial=spec.default, **common)
-    if spec.kind == "number":
-        return forms.FloatField(initial=spec.default, **common)
+    common = {"label": spec.label, "required": required, "help_text": spec.help_text}
+    if spec.choices:
+        choices = list(spec.choices) if required else [("", "—"), *spec.choices]
+        return forms.ChoiceField(choices=choices, initial=spec.default, **common)
+    if spec.kind in ("integer", "number"):
+        # min_value/max_value validate and render as the input's min and max attributes.
+        field_class = forms.IntegerField if spec.kind == "integer" else forms.FloatField
+        return field_class(initial=spec.default, min_value=spec.min_value, max_value=spec.max_value, **common)
     if spec.kind == "boolean":
         return forms.BooleanField(initial=bool(spec.default), **{**common, "required": False})
     if spec.kind == "url":
-        return forms.URLField(initial=spec.default, assume_scheme="https", **common)
+        return forms.URLField(initial=spec.default, assume_scheme="https",
+                              widget=forms.URLInput(attrs={"placeholder": spec.example} if spec.example else {}),
+                              **common)
     if spec.kind == "json":
-        return BoundedJSONField(initial=spec.default, widget=forms.Textarea(attrs={"rows": 2}), **common)
+        return BoundedJSONField(initial=spec.default, widget=forms.Textarea(attrs={"rows": 2}),
+                                validators=[_json_types_validator(spec)], **common)
     if spec.kind == "password":
         # Never echoed back into the page: after a failed submit the secret is typed again.
         return forms.CharField(widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}), **common)

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from connections.connectors.registry import connector_class
 from connections.models import Connection
-from connections.services import connection_test
+from connections.services import connection_entities_validate, connection_probe, connector_probe
 from core.audit import Actor, audit_record
 from core.errors import CatalogError
 from syncs.incidents import incident_acknowledge, incident_resolve
@@ -14,11 +14,16 @@ from syncs.models import Incident
 
 
 def connection_test_audited(*, connection: Connection, actor: Actor) -> dict:
-    """Runs the connector's check for a saved connection; the result is audited either way."""
-    result = connection_test(connection=connection)
+    """Checks a saved connection's credentials and each entity (connection_probe); the result is
+    audited either way."""
+    result = connection_probe(connection=connection)
     audit_record(actor=actor, action="connection.tested", target=connection, connection=connection,
-                 details={"ok": result["ok"], "code": result.get("code", "")})
+                 details={"ok": result["ok"], "code": result.get("code", ""), "entities": _outcomes(result)})
     return result
+
+
+def _outcomes(result: dict) -> dict:
+    return {entity: outcome["outcome"] for entity, outcome in (result.get("entities") or {}).items()}
 
 
 def connection_reauthorize(*, connection: Connection, credentials: dict, actor: Actor) -> Connection:
@@ -33,17 +38,20 @@ def connection_reauthorize(*, connection: Connection, credentials: dict, actor: 
         raise
 
 
-def connector_test(*, connector: str, config: dict, credentials: dict, actor: Actor) -> dict:
-    """Validates and checks settings before a connection exists (the connect form's Test button)."""
+def connector_test(*, connector: str, config: dict, credentials: dict, actor: Actor,
+                   entities: list[str] | None = None) -> dict:
+    """Validates and checks settings before a connection exists (the connect form's Test button):
+    the credentials, then each chosen entity (all when none is chosen), as connection_probe does."""
     try:
         cls = connector_class(connector)
         config = cls.validate(config=config, credentials=credentials)
-        cls(config=config, credentials=credentials).check()
-        result = {"ok": True}
+        entities = connection_entities_validate(supported=cls.entities, entities=entities)
+        result = connector_probe(connector=cls(config=config, credentials=credentials), entities=entities)
     except CatalogError as exc:
-        result = {"ok": False, "code": exc.code, "message": exc.message, "details": exc.details}
+        result = {"ok": False, "code": exc.code, "message": exc.message, "details": exc.details, "entities": {}}
     audit_record(actor=actor, action="connector.tested",
-                 details={"connector": connector, "ok": result["ok"], "code": result.get("code", "")})
+                 details={"connector": connector, "ok": result["ok"], "code": result.get("code", ""),
+                          "entities": _outcomes(result)})
     return result
 
 

@@ -213,6 +213,10 @@ class RunOut(Schema):
     started_at: datetime | None
     finished_at: datetime | None
     pages: int
+    total_records: int | None = Field(None, description="The upstream's count of records for this read, "
+                                                        "where it reports one; null otherwise.")
+    percent_done: int | None = Field(None, description="counts.fetched as a percentage of total_records "
+                                                       "(0-100); null when the upstream reports no total.")
     counts: RunCounts
     cursor_from: Any = None
     cursor_to: Any = None

@@ -17,14 +17,14 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from connections.connectors.base import ReadRequest, UpstreamError
+from connections.connectors.base import Page, ReadRequest, UpstreamError
 from connections.connectors.registry import connector_for
 from core.errors import CatalogError
 from syncs import outcomes
 from syncs.models import Mode, Record, SyncRun, SyncState
 from syncs.reading import PageReader, ReadPage, RetryNote, UpstreamWait
 from syncs.runs import RunLost, run_note
-from syncs.writers import InitialLoadCollision, PageResult, PreparedPage, rows_prepare, writer_for_database
+from syncs.writers import InitialLoadCollision, PageResult, PreparedPage, record_id, rows_prepare, writer_for_database
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,10 @@ class RunExecution:
         self.connector = connector_for(self.connection)
         self.writer = writer_for_database()
         self.full = run.mode == Mode.FULL
+        # An upstream that cannot filter by changed-since is read whole on every run; hashes keep
+        # unchanged rows unchanged, and the run may detect deletions like a full one
+        # (docs/architecture.md, "Sync semantics").
+        self.whole_window = self.full or not self.connector.filters_changed_since(run.entity)
         cp = run.checkpoint or {}
         self.marker = uuid.UUID(cp["marker"]) if cp.get("marker") else run.id
         self.window_end = _parse(cp.get("window_end")) or run.started_at
@@ -114,7 +118,7 @@ class RunExecution:
         self.unidentified = int(cp.get("unidentified", 0))
         self.window_start = self.window_end - timedelta(days=self.connection.history_days)
         self.since = None
-        if not self.full and run.cursor_from and run.cursor_from.get("updated_at"):
+        if not self.whole_window and run.cursor_from and run.cursor_from.get("updated_at"):
             self.since = _parse(run.cursor_from["updated_at"]) - timedelta(seconds=settings.SYNC_OVERLAP_SECONDS)
 
     def execute(self) -> None:
@@ -124,7 +128,8 @@ class RunExecution:
         if not self.read_done:
             self.read_and_write()
         outcomes.run_finish_succeeded(run=run, lease=self.lease, window_start=self.window_start, marker=self.marker,
-                                      cursor_to=self.cursor_to(), unidentified=self.unidentified)
+                                      cursor_to=self.cursor_to(), unidentified=self.unidentified,
+                                      whole_window=self.whole_window)
 
     def read_and_write(self) -> None:
         self.writer_prepare()
@@ -177,10 +182,14 @@ class RunExecution:
     def owned(self):
         return SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING, lease=self.lease)
 
-    def prepare(self, raws: list[dict]) -> PreparedPage:
-        page = rows_prepare(connector=self.connector, entity=self.run.entity, connection_id=self.connection.id,
-                            raws=raws)
-        self.writer.preformat(page, connection_id=self.connection.id, entity=self.run.entity)
+    def prepare(self, upstream: Page) -> PreparedPage:
+        connection_id, entity = self.connection.id, self.run.entity
+        page = rows_prepare(connector=self.connector, entity=entity, connection_id=connection_id,
+                            raws=upstream.records)
+        if upstream.deleted_remote_ids:
+            page.deleted_ids = [record_id(connection_id=connection_id, entity=entity, remote_id=str(remote_id))
+                                for remote_id in upstream.deleted_remote_ids]
+        self.writer.preformat(page, connection_id=connection_id, entity=entity)
         return page
 
     def write_page(self, page: ReadPage) -> None:
@@ -203,11 +212,15 @@ class RunExecution:
                       "max_updated_at": max_seen.isoformat() if max_seen else None, "unidentified": unidentified}
         with transaction.atomic():
             result = self.writer.write(prepared, connection_id=self.connection.id, entity=run.entity,
-                                       now=now, marker=self.marker, full=self.full)
+                                       now=now, marker=self.marker, full=self.whole_window)
             update = dict(checkpoint=checkpoint, heartbeat_at=now, pages=F("pages") + 1,
                           fetched=F("fetched") + page.fetched, created=F("created") + result.created,
                           updated=F("updated") + result.updated, unchanged=F("unchanged") + result.unchanged,
                           failed_records=F("failed_records") + len(prepared.failures))
+            if result.deleted:
+                update["deleted"] = F("deleted") + result.deleted
+            if page.total is not None and page.total != run.total_records:
+                update["total_records"] = page.total
             details = self.details_with_samples(prepared.failures)
             if details is not None:
                 update["error_details"] = details
@@ -217,6 +230,8 @@ class RunExecution:
                 self.check_cancel()
                 raise RunLost()
         run.checkpoint, self.max_seen, self.unidentified = checkpoint, max_seen, unidentified
+        if page.total is not None:
+            run.total_records = page.total
         if details is not None:
             run.error_details = details
         _accumulate(run, result, page.fetched, len(prepared.failures))
@@ -248,6 +263,7 @@ def _accumulate(run: SyncRun, result: PageResult, fetched: int, failed: int) -> 
     run.created += result.created
     run.updated += result.updated
     run.unchanged += result.unchanged
+    run.deleted += result.deleted
     run.failed_records += failed
 
 

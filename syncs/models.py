@@ -82,6 +82,8 @@ class SyncRun(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     deleted = models.PositiveIntegerField(default=0)
     failed_records = models.PositiveIntegerField(default=0)
+    # The upstream's count of records for this read, when it reports one (Page.total): percent done.
+    total_records = models.PositiveIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
     error_details = models.JSONField(default=dict, blank=True)
@@ -122,6 +124,13 @@ class SyncRun(models.Model):
     @property
     def counts(self) -> dict:
         return {name: getattr(self, name) for name in self.COUNT_FIELDS}
+
+    @property
+    def percent_done(self) -> int | None:
+        """How far the read is, when the upstream reported a total; None otherwise."""
+        if not self.total_records:
+            return None
+        return min(100, self.fetched * 100 // self.total_records)
 
     @property
     def waiting(self) -> dict | None:

@@ -47,15 +47,22 @@ def sync_state_for(run: SyncRun) -> SyncState:
 
 @transaction.atomic
 def run_finish_succeeded(*, run: SyncRun, lease, window_start, marker, cursor_to: dict | None,
-                         unidentified: int = 0) -> None:
+                         unidentified: int = 0, whole_window: bool | None = None) -> None:
     """Ends a run that read and wrote every page. Conditional on the run still being this
-    worker's: a run reaped meanwhile stays failed, and its retry owns what comes next."""
+    worker's: a run reaped meanwhile stays failed, and its retry owns what comes next.
+
+    `whole_window`: the run read every record of the window (a full run, or an incremental one
+    whose upstream cannot filter by changed-since), so it may detect deletions; None: full runs."""
     now = timezone.now()
     if not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, lease=lease).update(
             status=SyncRun.Status.SUCCEEDED, finished_at=now, heartbeat_at=now, cursor_to=cursor_to):
         raise RunLost()
-    notes = _deletions(run=run, window_start=window_start, marker=marker, unidentified=unidentified, now=now)
-    run.deleted = notes.pop("deleted", 0)
+    if whole_window is None:
+        whole_window = run.mode == Mode.FULL
+    notes = _deletions(run=run, window_start=window_start, marker=marker, unidentified=unidentified, now=now,
+                       whole_window=whole_window)
+    # Tombstones were counted page by page; the scan's deletions add to them.
+    run.deleted += notes.pop("deleted", 0)
     run.error_details = {**(run.error_details or {}), **notes}
     if run.fetched and run.failed_records == run.fetched:
         raise CatalogError("MAPPING_FAILED", f"None of the {run.fetched} records could be mapped.",
@@ -72,8 +79,8 @@ def run_finish_succeeded(*, run: SyncRun, lease, window_start, marker, cursor_to
     event_emit(type="sync.completed", connection=connection, data={"run": sync_run_payload(run)})
 
 
-def _deletions(*, run: SyncRun, window_start, marker, unidentified: int, now) -> dict:
-    if run.mode != Mode.FULL:
+def _deletions(*, run: SyncRun, window_start, marker, unidentified: int, now, whole_window: bool) -> dict:
+    if not whole_window:
         return {}
     if unidentified:
         # A record we could not identify may be any stored one: none can be called missing.

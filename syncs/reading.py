@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from queue import Empty, Full, Queue
 
-from connections.connectors.base import Connector, ReadRequest, UpstreamError
+from connections.connectors.base import Connector, Page, ReadRequest, UpstreamError
 from syncs.writers import PreparedPage
 
 _DONE = object()
@@ -22,6 +22,7 @@ class ReadPage:
     prepared: PreparedPage
     fetched: int
     next_checkpoint: dict | None
+    total: int | None = None  # the upstream's count for the whole read (Page.total)
 
 
 class UpstreamWait(Exception):
@@ -43,7 +44,7 @@ class RetryNote:
 
 class PageReader:
     def __init__(self, *, connector: Connector, request_for: Callable[[dict], ReadRequest],
-                 prepare: Callable[[list[dict]], PreparedPage], checkpoint: dict, retries: int,
+                 prepare: Callable[[Page], PreparedPage], checkpoint: dict, retries: int,
                  retry_wait: Callable[[UpstreamError, int], float], max_sleep: float, depth: int = 2):
         self.connector, self.request_for, self.prepare = connector, request_for, prepare
         self.checkpoint, self.retries, self.retry_wait, self.max_sleep = checkpoint, retries, retry_wait, max_sleep
@@ -80,7 +81,7 @@ class PageReader:
             checkpoint = self.checkpoint
             while checkpoint is not None and not self.stopping.is_set():
                 page = self._with_retries(self.connector.fetch_page, self.request_for(checkpoint))
-                self._put(ReadPage(self.prepare(page.records), len(page.records), page.next_checkpoint))
+                self._put(ReadPage(self.prepare(page), len(page.records), page.next_checkpoint, page.total))
                 checkpoint = page.next_checkpoint
             self._put(_DONE)
         except BaseException as exc:  # handed to the engine, which fails the run with it

@@ -18,7 +18,8 @@ def sync_run_payload(run: SyncRun) -> dict:
         "id": str(run.pk), "connection_id": str(run.connection_id), "entity": run.entity, "mode": run.mode,
         "trigger": run.trigger, "status": run.status, "requested_by": run.requested_by, "request_id": run.request_id,
         "queued_at": _iso(run.queued_at), "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
-        "pages": run.pages, "counts": run.counts, "cursor_from": run.cursor_from, "cursor_to": run.cursor_to,
+        "pages": run.pages, "total_records": run.total_records, "percent_done": run.percent_done,
+        "counts": run.counts, "cursor_from": run.cursor_from, "cursor_to": run.cursor_to,
         "resumed_from": str(run.resumed_from_id) if run.resumed_from_id else None, "attempt": run.attempt,
         "waiting": _waiting(run), "error": error,
     }

@@ -41,6 +41,8 @@ class PreparedPage:
     # Records identified but not mapped: seen by the run (never marked deleted), stored copy kept.
     failed_ids: list[uuid.UUID] = field(default_factory=list)
     unidentified: int = 0
+    # Tombstones the upstream sent with the page (Page.deleted_remote_ids), as record ids.
+    deleted_ids: list[uuid.UUID] = field(default_factory=list)
     # Filled by the writer on the reader thread: work done there is off the writing thread.
     preformatted: list[str] | None = None
 
@@ -61,6 +63,7 @@ class PageResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    deleted: int = 0
 
 
 # What a connector's remote_id(), normalize() or updated_at() may raise for one bad record.
@@ -132,12 +135,26 @@ class PageWriter:
 
     def write(self, page: PreparedPage, *, connection_id, entity: str, now: datetime, marker: uuid.UUID,
               full: bool) -> PageResult:
+        """`full`: the run reads the whole window (a full run, or an incremental one whose upstream
+        cannot filter by changed-since), so every record it sees is marked for deletion detection."""
         if self.assume_new and page.rows:
-            return self.write_initial(page, connection_id=connection_id, entity=entity, now=now, marker=marker)
+            result = self.write_initial(page, connection_id=connection_id, entity=entity, now=now, marker=marker)
+            position = None
+        else:
+            result, position = self.write_classified(page, connection_id=connection_id, entity=entity, now=now,
+                                                     marker=marker, full=full)
+        if page.deleted_ids:
+            result.deleted = self.tombstones_apply(page.deleted_ids, connection_id=connection_id, entity=entity,
+                                                   now=now, position=position)
+        return result
+
+    def write_classified(self, page: PreparedPage, *, connection_id, entity: str, now: datetime, marker: uuid.UUID,
+                         full: bool) -> tuple[PageResult, ChangePosition | None]:
         new, new_lines, changed, unchanged = self.classify(page)
-        # A full re-sync marks every record it saw for deletion detection: unchanged ones, and
-        # those that failed to map, which are still there upstream.
+        # A run over the whole window marks every record it saw for deletion detection:
+        # unchanged ones, and those that failed to map, which are still there upstream.
         seen = [*unchanged, *page.failed_ids] if full else []
+        position = None
         if new or changed or seen:
             with db.cursor() as cursor:
                 self.prepare_transaction(cursor)
@@ -150,7 +167,7 @@ class PageWriter:
                     self.update(cursor, changed, position=position, marker=marker)
                 if seen:
                     self.mark_seen(cursor, seen, marker=marker)
-        return PageResult(created=len(new), updated=len(changed), unchanged=len(unchanged))
+        return PageResult(created=len(new), updated=len(changed), unchanged=len(unchanged)), position
 
     def write_initial(self, page: PreparedPage, *, connection_id, entity: str, now: datetime,
                       marker: uuid.UUID) -> PageResult:
@@ -165,6 +182,19 @@ class PageWriter:
             return PageResult(created=len(page.rows))
         except (IntegrityError, db.Database.IntegrityError) as exc:  # COPY raises the driver's own error
             raise InitialLoadCollision() from exc
+
+    def tombstones_apply(self, ids: list[uuid.UUID], *, connection_id, entity: str, now: datetime,
+                         position: ChangePosition | None) -> int:
+        """Marks the page's tombstones deleted, in the page's transaction and at a position of the
+        change feed like deletions_mark's; ids not stored, or already deleted, are ignored
+        (docs/architecture.md, "Sync semantics"). Returns how many were marked."""
+        live = Record.objects.filter(pk__in=ids, connection_id=connection_id, entity=entity, deleted_at__isnull=True)
+        if position is None:
+            if not live.exists():
+                return 0  # no feed position is spent on tombstones of records never stored
+            with db.cursor() as cursor:
+                position = self.change_position_take(cursor, connection_id=connection_id, entity=entity, now=now)
+        return live.update(deleted_at=position.at, modified_at=position.at, change_seq=position.seq)
 
     def classify(self, page: PreparedPage) -> tuple[list[Row], list[str], list[Row], list[uuid.UUID]]:
         """(new rows, their preformatted lines, changed rows, ids of unchanged rows)."""

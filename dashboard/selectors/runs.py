@@ -13,7 +13,7 @@ from syncs.models import Incident, SyncRun, Trigger
 # Only the columns a list row shows: the JSON columns (timeline, checkpoint) can be large.
 LIST_FIELDS = ("id", "connection_id", "connection__name", "connection__customer__name", "entity", "mode", "trigger",
                "status", "queued_at", "started_at", "finished_at", "pages", "fetched", "created", "updated",
-               "deleted", "failed_records", "error_code", "requested_by", "cancel_requested")
+               "deleted", "failed_records", "total_records", "error_code", "requested_by", "cancel_requested")
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,9 @@ def actor_for(request: HttpRequest) -> Actor:
     return Actor.for_user(request.user, source="dashboard", request_id=getattr(request, "request_id", ""))
 
 
+PROBE_LABELS = {"ok": "ok", "no_permission": "no permission", "not_found": "not found", "failed": "failed"}
+
+
 @dataclass(frozen=True)
 class Flash:
     """The outcome of an action, shown inline (htmx) or as a message after a redirect."""
@@ -87,6 +90,8 @@ class Flash:
     code: str = ""
     hint: str = ""
     details: dict = field(default_factory=dict)
+    # A connection test's per-entity outcomes (connections.services.connector_probe), listed under the text.
+    entities: dict = field(default_factory=dict)
 
     @classmethod
     def from_error(cls, exc: CatalogError) -> "Flash":
@@ -101,11 +106,34 @@ class Flash:
         return cls(level="error", text=result.get("message", ""), code=result.get("code", ""),
                    hint=spec_for(result.get("code", "")).action, details=result.get("details") or {})
 
+    @classmethod
+    def from_probe(cls, result: dict) -> "Flash":
+        """From a connection test (connector_probe): the credentials, then one line per entity.
+        An entity that cannot be read makes it an error: its syncs would fail."""
+        entities = result.get("entities") or {}
+        if not result.get("ok"):
+            return cls.from_result(result, ok_text="")
+        failed = [name for name, outcome in entities.items() if not outcome["ok"]]
+        if not failed:
+            return cls(level="success", text="Connection test passed: the credentials work and every entity "
+                                             "can be read.", entities=entities)
+        codes = {entities[name]["code"] for name in failed}
+        hint = spec_for(codes.pop()).action if len(codes) == 1 else ""
+        return cls(level="error", text=f"The credentials work, but {len(failed)} of {len(entities)} entities "
+                                       "cannot be read.", hint=hint, entities=entities)
+
     def as_message(self) -> str:
         parts = [f"{self.code}: {self.text}" if self.code else self.text]
+        if self.entities:
+            parts.append("; ".join(_probe_line(name, outcome) for name, outcome in self.entities.items()))
         if self.hint:
             parts.append(self.hint)
         return " — ".join(parts)
+
+
+def _probe_line(entity: str, outcome: dict) -> str:
+    line = f"{entity}: {PROBE_LABELS[outcome['outcome']]}"
+    return f"{line} ({outcome['code']})" if outcome.get("code") else line
 
 
 def attempt(fn, *, ok_text) -> Flash:

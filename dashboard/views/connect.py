@@ -73,8 +73,9 @@ def connect_test(request, key):
         form.fields[name].required = False
     if form.is_valid():
         result = dashboard_services.connector_test(connector=key, config=form.values("config"),
-                                                   credentials=form.values("credentials"), actor=actor_for(request))
-        flash = Flash.from_result(result, ok_text="Connection test passed: the credentials work.")
+                                                   credentials=form.values("credentials"), actor=actor_for(request),
+                                                   entities=form.cleaned_data["entities"] or None)
+        flash = Flash.from_probe(result)
         if not result["ok"]:
             form.add_catalog_error(CatalogError(result["code"], result["message"], details=result.get("details") or {}))
     else:

@@ -113,7 +113,7 @@ def connection_resume(request, connection_id):
 def connection_test(request, connection_id):
     connection = selectors.connection_get(connection_id=connection_id)
     result = dashboard_services.connection_test_audited(connection=connection, actor=actor_for(request))
-    flash = Flash.from_result(result, ok_text="Connection test passed: the credentials work.")
+    flash = Flash.from_probe(result)
     return _answer_page(request, connection, flash)
 
 

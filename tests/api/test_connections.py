@@ -210,11 +210,29 @@ def test_it_rotates_a_connection_token(admin, connection, token):
 
 def test_it_tests_a_connections_credentials(admin, connection):
     assert admin.post(f"/api/v1/connections/{connection.pk}/test").json() == {
-        "ok": True, "code": None, "message": None, "details": None}
+        "ok": True, "code": None, "message": None, "details": None,
+        "entities": {e: {"ok": True, "outcome": "ok", "code": None, "message": None} for e in connection.entities}}
     connection.config = {**connection.config, "faults": {"unreachable": True}}
     connection.save()
     result = admin.post(f"/api/v1/connections/{connection.pk}/test").json()
-    assert result["ok"] is False and result["code"] == "UPSTREAM_UNREACHABLE"
+    assert result["ok"] is False and result["code"] == "UPSTREAM_UNREACHABLE" and result["entities"] == {}
+
+
+def test_it_tests_read_access_per_entity(admin, connection, monkeypatch):
+    from connections.connectors.base import UpstreamError
+    from connections.connectors.sandbox import SandboxConnector
+
+    def probe(self, entity):
+        if entity == "purchase_orders":
+            raise UpstreamError("UPSTREAM_PERMISSION_DENIED", "No authorization for A_PurchaseOrder.")
+
+    monkeypatch.setattr(SandboxConnector, "probe", probe)
+    result = admin.post(f"/api/v1/connections/{connection.pk}/test").json()
+    assert result["ok"] is True
+    assert result["entities"]["purchase_orders"] == {"ok": False, "outcome": "no_permission",
+                                                     "code": "UPSTREAM_PERMISSION_DENIED",
+                                                     "message": "No authorization for A_PurchaseOrder."}
+    assert all(r["ok"] for e, r in result["entities"].items() if e != "purchase_orders")
 
 
 @pytest.mark.parametrize("method, suffix", [("get", ""), ("patch", ""), ("delete", ""), ("post", "/pause"),

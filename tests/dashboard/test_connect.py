@@ -41,6 +41,35 @@ def test_it_tests_the_settings_inline_without_saving(operator_client):
     assert AuditEvent.objects.get(action="connector.tested").details["ok"] is True
 
 
+@pytest.mark.parametrize("htmx", [True, False])
+def test_it_tests_each_chosen_entity(operator_client, monkeypatch, htmx):
+    from connections.connectors.base import UpstreamError
+    from connections.connectors.sandbox import SandboxConnector
+
+    probed = []
+
+    def probe(self, entity):
+        probed.append(entity)
+        if entity == "assets":
+            raise UpstreamError("UPSTREAM_PERMISSION_DENIED", "No authorization for equipment.")
+
+    monkeypatch.setattr(SandboxConnector, "probe", probe)
+    form = {"credentials__api_key": "k", "entities": ["vendors", "assets"]}
+    body = operator_client.post("/connect/sandbox/test", form, **(HTMX if htmx else {})).content.decode()
+    assert probed == ["vendors", "assets"]
+    assert ("<html" in body) is not htmx
+    assert "1 of 2 entities cannot be read" in body
+    assert 'data-entity="vendors" data-outcome="ok"' in body
+    assert 'data-entity="assets" data-outcome="no_permission"' in body and "No authorization for equipment." in body
+    assert AuditEvent.objects.get(action="connector.tested").details["entities"] == {
+        "vendors": "ok", "assets": "no_permission"}
+
+
+def test_it_tests_every_entity_when_none_is_chosen(operator_client):
+    body = operator_client.post("/connect/sandbox/test", {"credentials__api_key": "k"}, **HTMX).content.decode()
+    assert body.count('data-outcome="ok"') == 6 and "every entity can be read" in body
+
+
 def test_it_shows_the_catalogued_error_of_a_failed_test(operator_client):
     form = {"credentials__api_key": "k", "config__faults": '{"unreachable": true}'}
     body = operator_client.post("/connect/sandbox/test", form, **HTMX).content.decode()
@@ -117,6 +146,7 @@ def test_it_renders_in_a_bounded_number_of_queries(operator_client, django_asser
 
 @pytest.mark.parametrize("depth", [40, 5000])
 def test_it_refuses_json_nested_too_deep_on_the_form(operator_client, depth):
-    response = operator_client.post("/connect/sandbox/", {**FORM, "config__faults": "[" * depth + "]" * depth})
+    nested = '{"a": ' + "[" * depth + "]" * depth + "}"  # an object, as the field declares, but too deep
+    response = operator_client.post("/connect/sandbox/", {**FORM, "config__faults": nested})
     assert response.status_code == 400, "the form again, with the error on the field"
     assert "nested" in response.content.decode() and not Connection.objects.exists()

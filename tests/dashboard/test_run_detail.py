@@ -83,3 +83,13 @@ def test_it_shows_the_sample_of_records_that_failed_to_map_on_a_success(viewer_c
     for text in ("2 records could not be mapped", "PO7", "missing or bad field &#x27;Status&#x27;", "(no id)",
                  "automatic retry 1", "The incident resolves on the next run"):
         assert text in body, text
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_it_shows_percent_done_when_the_upstream_reports_a_total(viewer_client, htmx):
+    connection = idle_connection()
+    counted, uncounted = runs(connection, 1, status="running")[0], runs(connection, 1, entity="assets")[0]
+    SyncRun.objects.filter(pk=counted.pk).update(fetched=30, total_records=120)
+    body = viewer_client.get(f"/runs/{counted.pk}/", **(HTMX if htmx else {})).content.decode()
+    assert "25 % (30 of 120)" in body
+    assert "% (" not in viewer_client.get(f"/runs/{uncounted.pk}/").content.decode()

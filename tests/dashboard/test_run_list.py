@@ -83,3 +83,12 @@ def test_it_shows_which_queued_runs_wait_and_until_when(viewer_client):
     until = timezone.now().replace(microsecond=0) + timedelta(minutes=3)
     SyncRun.objects.filter(pk=active.pk).update(not_before=until, wait_reason="rate limited")
     assert f"waiting: rate limited until {until:%H:%M:%S} UTC" in viewer_client.get("/runs/").content.decode()
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_it_shows_percent_done_where_the_upstream_reports_a_total(viewer_client, htmx):
+    (connection,) = connections(1)
+    counted, uncounted = runs(connection, 2)
+    SyncRun.objects.filter(pk=counted.pk).update(fetched=30, total_records=120)
+    body = viewer_client.get("/runs/", **(HTMX if htmx else {})).content.decode()
+    assert "25 % of 120" in body and body.count("% of") == 1

@@ -34,6 +34,20 @@ def test_it_creates_a_connection_and_prints_its_token_once_as_json():
     assert SyncRun.objects.filter(connection=conn, mode="full", trigger="cli").count() == 6
 
 
+def test_it_creates_a_connection_for_the_entities_named():
+    result = cli("connection_create", "--customer", "Acme", "--connector", "sandbox", "--name", "ERP",
+                 "--config", '{"records": 5}', "--credentials", '{"api_key": "k"}',
+                 "--entities", "purchase-orders", "vendors", "--json")
+    assert result.returncode == 0, result.stderr
+    conn = Connection.objects.get(pk=json.loads(result.stdout)["id"])
+    assert sorted(conn.entities) == ["purchase_orders", "vendors"]
+    assert sorted(SyncRun.objects.filter(connection=conn).values_list("entity", flat=True)) == [
+        "purchase_orders", "vendors"]
+    unknown = cli("connection_create", "--customer", "Acme", "--connector", "sandbox", "--name", "ERP 2",
+                  "--credentials", '{"api_key": "k"}', "--entities", "widgets")
+    assert unknown.returncode != 0 and "VALIDATION_FAILED" in unknown.stderr and "widgets" in unknown.stderr
+
+
 def test_it_explains_bad_input_with_a_catalogued_code():
     bad_json = cli("connection_create", "--customer", "A", "--connector", "sandbox", "--name", "x", "--config", "{no")
     assert bad_json.returncode != 0 and "VALIDATION_FAILED: --config is not valid JSON" in bad_json.stderr
