@@ -10,6 +10,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import orjson
 from django.conf import settings
@@ -111,10 +112,19 @@ def _row(connector: Connector, entity: str, raw: dict, rid: uuid.UUID, remote_id
     # Sorted keys make the bytes, and so the hash, independent of dict order. The hash covers
     # raw too: the API serves raw, so a change only in fields the mapping ignores is a change.
     data_bytes = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    raw_bytes = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    raw_bytes = orjson.dumps(raw, default=_raw_default, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.blake2b(data_bytes, digest_size=16)
     digest.update(raw_bytes)
     return Row(rid, remote_id, data_bytes.decode(), raw_bytes.decode(), digest.hexdigest(), changed)
+
+
+def _raw_default(value):
+    # The upstream client reads JSON numbers with a fraction as Decimal (never float); raw keeps
+    # them as their decimal text. Only called for types orjson cannot write, so it costs the
+    # sandbox's plain rows nothing.
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _reason(exc: Exception) -> str:
@@ -200,13 +210,16 @@ class PageWriter:
         """(new rows, their preformatted lines, changed rows, ids of unchanged rows)."""
         new, new_lines, changed, unchanged = [], [], [], []
         stored = self.stored_hashes([row.id for row in page.rows]) if page.rows else {}
+        # A record the upstream sends along with its tombstone (SAP's deletion code "L") and
+        # already stored deleted is unchanged, not resurrected and deleted again on every read.
+        tombstoned = set(page.deleted_ids)
         for i, row in enumerate(page.rows):
             before = stored.get(row.id)
             if before is None:
                 new.append(row)
                 if page.preformatted:
                     new_lines.append(page.preformatted[i])
-            elif before[0] != row.content_hash or before[1]:
+            elif before[0] != row.content_hash or (before[1] and row.id not in tombstoned):
                 changed.append(row)
             else:
                 unchanged.append(row.id)

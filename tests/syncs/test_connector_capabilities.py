@@ -3,6 +3,8 @@ upstream filters by changed-since, and its total count (docs/architecture.md, "S
 
 The connectors here are the sandbox with one capability changed, registered in its place."""
 
+from decimal import Decimal
+
 import pytest
 
 from connections.connectors import registry
@@ -87,6 +89,23 @@ def test_tombstones_in_a_page_are_marked_deleted_with_it(use, monkeypatch):
     assert SyncState.objects.get(connection=conn, entity="vendors").change_seq == state.change_seq
 
 
+def test_a_record_sent_with_its_own_tombstone_stays_deleted_and_unchanged_on_the_next_read(use, monkeypatch):
+    # SAP sends a document flagged for deletion (code "L") as a record and as a tombstone.
+    conn = sandbox_connection(records=20)
+    run_execute(run_id=queued_run(conn, "vendors").pk)
+    monkeypatch.setattr(TombstoneConnector, "tombstones", ("V100003",))
+    use(TombstoneConnector)
+    first = sync(conn, "vendors", mode="full")
+    assert (first.status, first.deleted, first.updated) == ("succeeded", 1, 0)
+    seq = SyncState.objects.get(connection=conn, entity="vendors").change_seq
+
+    again = sync(conn, "vendors", mode="full")
+    assert again.status == "succeeded", again.error_message
+    assert (again.created, again.updated, again.unchanged, again.deleted) == (0, 0, 20, 0)
+    assert SyncState.objects.get(connection=conn, entity="vendors").change_seq == seq
+    assert Record.objects.get(connection=conn, entity="vendors", remote_id="V100003").deleted_at is not None
+
+
 def test_a_tombstone_on_the_initial_load_deletes_a_record_of_an_earlier_page(use, monkeypatch):
     monkeypatch.setattr(TombstoneConnector, "tombstones", ("V100001",))
     monkeypatch.setattr(TombstoneConnector, "tombstone_page", 1)
@@ -156,3 +175,19 @@ def test_percent_done_is_unknown_without_a_total_and_capped_at_100():
     assert SyncRun(fetched=10).percent_done is None
     assert SyncRun(fetched=10, total_records=40).percent_done == 25
     assert SyncRun(fetched=50, total_records=40).percent_done == 100
+
+
+def test_raw_rows_may_hold_the_clients_decimals(use):
+    # The upstream client reads JSON numbers with a fraction as Decimal; raw keeps their text.
+    class DecimalRawConnector(SandboxConnector):
+        def fetch_page(self, request: ReadRequest) -> Page:
+            page = super().fetch_page(request)
+            for raw in page.records:
+                raw["Rating"] = Decimal("4.50")
+            return page
+
+    use(DecimalRawConnector)
+    conn = sandbox_connection(records=5)
+    run = run_execute(run_id=queued_run(conn, "vendors").pk)
+    assert (run.status, run.created, run.failed_records) == ("succeeded", 5, 0)
+    assert {r.raw["Rating"] for r in Record.objects.filter(connection=conn, entity="vendors")} == {"4.50"}
