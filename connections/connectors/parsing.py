@@ -79,9 +79,10 @@ def iso_datetime(value, *, timezone: str = "UTC") -> datetime | None:
     return _aware(parsed, timezone)
 
 
-def decimal_string(value) -> str | None:
+def decimal_string(value, *, trim: bool = False) -> str | None:
     """A Decimal, int or numeric string as a plain decimal string ("12.50", "-3", never an
-    exponent; the scale is kept). Floats are refused: they have already lost the exact amount."""
+    exponent; the scale is kept, or with `trim` the zeros after the point dropped: "3.10" -> "3.1",
+    "99.00" -> "99"). Floats are refused: they have already lost the exact amount."""
     if _empty(value):
         return None
     if isinstance(value, bool) or isinstance(value, float):
@@ -98,7 +99,22 @@ def decimal_string(value) -> str | None:
     if not number.is_finite():
         raise MappingError(f"not a finite decimal: {value!r}")
     text = format(number, "f")
+    if trim and "." in text:
+        text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
+
+
+def decimal_number(value) -> Decimal | None:
+    """What decimal_string reads, as a Decimal to compute with (same refusals, empty is None)."""
+    text = decimal_string(value)
+    return None if text is None else Decimal(text)
+
+
+def decimal_sum(values) -> Decimal | None:
+    """The exact sum of decimal values (as decimal_number reads them), empty ones left out; None
+    when none is set."""
+    numbers = [number for number in map(decimal_number, values) if number is not None]
+    return sum(numbers, Decimal(0)) if numbers else None
 
 
 def _tryton_object(value: dict):
@@ -134,6 +150,37 @@ def tryton_value(value):
     if isinstance(value, list):
         return [tryton_value(item) for item in value]
     return value
+
+
+def tryton_out(value):
+    """A Python value as Tryton's JSON-RPC reads it (the inverse of tryton_value): an aware datetime
+    as a naive UTC datetime object, a date and a Decimal as their objects; anything else unchanged."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise MappingError(f"not an aware datetime: {value!r}")
+        value = value.astimezone(UTC)
+        return {"__class__": "datetime", "year": value.year, "month": value.month, "day": value.day,
+                "hour": value.hour, "minute": value.minute, "second": value.second,
+                "microsecond": value.microsecond}
+    if isinstance(value, date):
+        return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
+    if isinstance(value, Decimal):
+        return {"__class__": "Decimal", "decimal": str(value)}
+    return value
+
+
+def date_out(value) -> str | None:
+    """A date as YYYY-MM-DD, as unified records hold dates; an aware datetime gives its date in UTC
+    (OData V2 sends a date as midnight UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise MappingError(f"not an aware datetime: {value!r}")
+        return value.astimezone(UTC).date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise MappingError(f"not a date: {value!r}")
 
 
 def iso_out(dt) -> str | None:

@@ -13,13 +13,13 @@ re-syncs, placed by their CreationDate). Pages follow SAP's server-side paging (
 `$skiptoken`); the checkpoint is the next link. Dates come as `/Date(ms)/`, decimals as strings.
 """
 
-import re
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urljoin, urlsplit
 
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
 from connections.connectors.http import BasicAuth, UpstreamClient
+from connections.connectors.parsing import date_out, decimal_number, decimal_string, decimal_sum, iso_out, odata_date
 
 ODATA_ROOT = "/sap/opu/odata/sap"
 DEFAULT_REQUESTS_PER_MINUTE = 300
@@ -51,55 +51,23 @@ ORDER_TYPE = {"PM01": "corrective", "PM02": "preventive", "PM03": "preventive", 
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "VND": 0, "HUF": 2, "BHD": 3, "KWD": 3, "OMR": 3,
                "JOD": 3, "TND": 3, "LYD": 3, "IQD": 3}
 
-_ODATA_DATE = re.compile(r"^/Date\((-?\d+)(?:([+-])(\d{4}))?\)/$")
+
+# --- parsing (OData V2 wire values, read with connections/connectors/parsing.py) ------------------
 
 
-# --- parsing (OData V2 wire values) -----------------------------------------------------------
+def _moment(value) -> datetime | None:
+    """`/Date(ms)/` or `/Date(ms+0000)/` as an aware UTC datetime (the milliseconds are the UTC
+    instant in both forms); empty is None."""
+    moment = odata_date(value)
+    return moment.astimezone(UTC) if moment else None
 
 
-def odata_datetime(value) -> datetime | None:
-    """`/Date(ms)/` or `/Date(ms+0000)/` (the offset in minutes, as SAP writes it) as an aware
-    UTC datetime; empty is None. The milliseconds are the UTC instant in both forms."""
-    if value in (None, ""):
-        return None
-    match = _ODATA_DATE.match(str(value))
-    if not match:
-        raise MappingError(f"not an OData date: {str(value)[:40]!r}")
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(match.group(1)))
-
-
-def odata_date(value) -> str | None:
-    """An Edm.DateTime holding a date (midnight UTC) as `YYYY-MM-DD`."""
-    moment = odata_datetime(value)
-    return moment.date().isoformat() if moment else None
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def _decimal(value, field: str) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, float):
-        raise MappingError(f"{field}: a float {value!r}; SAP sends decimals as strings")
+def _number(value, field: str) -> Decimal | None:
+    """A decimal SAP sends as a string, as a Decimal; the field is named when it cannot be read."""
     try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise MappingError(f"{field}: not a decimal: {str(value)[:40]!r}") from None
-    if not number.is_finite():
-        raise MappingError(f"{field}: not a finite decimal")
-    return number
-
-
-def decimal_text(number: Decimal | None) -> str | None:
-    """A decimal as plain text, without exponent or trailing zeros beyond what it carries."""
-    if number is None:
-        return None
-    text = format(number, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".") or "0"
-    return text
+        return decimal_number(value)
+    except MappingError as exc:
+        raise MappingError(f"{field}: {exc}") from None
 
 
 def _money(number: Decimal, currency: str | None) -> Decimal:
@@ -275,11 +243,11 @@ class SapS4HanaConnector(Connector):
     @staticmethod
     def _times(raw: dict) -> tuple[str | None, str]:
         """(created_at, updated_at): LastChangeDateTime, else CreationDate (a row never changed)."""
-        created = odata_datetime(raw.get("CreationDate"))
-        changed = odata_datetime(raw.get("LastChangeDateTime")) or created
+        created = _moment(raw.get("CreationDate"))
+        changed = _moment(raw.get("LastChangeDateTime")) or created
         if changed is None:
             raise MappingError("neither LastChangeDateTime nor CreationDate is set")
-        return _iso(created), _iso(changed)
+        return iso_out(created), iso_out(changed)
 
     def _norm_purchase_orders(self, raw: dict) -> dict:
         created_at, updated_at = self._times(raw)
@@ -288,13 +256,9 @@ class SapS4HanaConnector(Connector):
         items = raw["to_PurchaseOrderItem"]
         if not isinstance(items, dict) or not isinstance(items.get("results"), list):
             raise MappingError("to_PurchaseOrderItem was not expanded")
-        lines, subtotal, live = [], Decimal(0), []
-        for item in items["results"]:
-            line = self._po_line(item, currency)
-            lines.append(line)
-            if line["status"] != "cancelled":
-                live.append(line)
-                subtotal += Decimal(line["amount"] or 0)
+        lines = [self._po_line(item, currency) for item in items["results"]]
+        live = [line for line in lines if line["status"] != "cancelled"]
+        subtotal = decimal_sum(line["amount"] for line in live) or Decimal(0)
         code = _text(raw.get("PurchasingProcessingStatus"))
         status = "cancelled" if deleted else PROCESSING_STATUS.get(code or "", "open")
         if status == "open" and live:
@@ -311,8 +275,9 @@ class SapS4HanaConnector(Connector):
             "remote_id": raw["PurchaseOrder"], "number": raw["PurchaseOrder"], "upstream_status": code,
             "created_at": created_at, "updated_at": updated_at, "status": status,
             "vendor": {"remote_id": supplier, "name": None} if supplier else None,
-            "order_date": odata_date(raw.get("PurchaseOrderDate")), "required_date": None, "currency": currency,
-            "subtotal": format(_money(subtotal, currency), "f"), "tax": None, "total": None,
+            "order_date": date_out(odata_date(raw.get("PurchaseOrderDate"))), "required_date": None,
+            "currency": currency,
+            "subtotal": decimal_string(_money(subtotal, currency)), "tax": None, "total": None,
             "payment_terms": _text(raw.get("PaymentTerms")), "ship_to": None, "bill_to": None,
             "organization": {"code": company, "name": None} if company else None,
             "buyer": _text(raw.get("PurchasingGroup")), "lines": lines,
@@ -327,9 +292,9 @@ class SapS4HanaConnector(Connector):
     @staticmethod
     def _po_line(item: dict, currency: str | None) -> dict:
         number = item["PurchaseOrderItem"]
-        quantity = _decimal(item.get("OrderQuantity"), f"item {number} OrderQuantity")
-        price = _decimal(item.get("NetPriceAmount"), f"item {number} NetPriceAmount")
-        per = _decimal(item.get("NetPriceQuantity"), f"item {number} NetPriceQuantity") or Decimal(1)
+        quantity = _number(item.get("OrderQuantity"), f"item {number} OrderQuantity")
+        price = _number(item.get("NetPriceAmount"), f"item {number} NetPriceAmount")
+        per = _number(item.get("NetPriceQuantity"), f"item {number} NetPriceQuantity") or Decimal(1)
         if per <= 0:
             raise MappingError(f"item {number}: NetPriceQuantity {per} is not positive")
         unit_price = amount = None
@@ -349,9 +314,10 @@ class SapS4HanaConnector(Connector):
             raise MappingError(f"item number {number!r} is not a number") from None
         return {"line_number": line_number, "item_code": material,
                 "item": {"remote_id": None, "code": material} if material else None,
-                "description": _text(item.get("PurchaseOrderItemText")), "quantity": decimal_text(quantity),
+                "description": _text(item.get("PurchaseOrderItemText")),
+                "quantity": decimal_string(quantity, trim=True),
                 "unit_of_measure": _text(item.get("PurchaseOrderQuantityUnit")),
-                "unit_price": decimal_text(unit_price), "amount": format(amount, "f") if amount is not None else None,
+                "unit_price": decimal_string(unit_price, trim=True), "amount": decimal_string(amount),
                 "tax_amount": None, "quantity_received": None, "delivery_date": None, "status": status,
                 "account": None}
 
@@ -404,9 +370,9 @@ class SapS4HanaConnector(Connector):
                 "location": {"remote_id": location, "name": None} if location else None,
                 "assigned_to": person, "assignees": [person] if person else [],
                 "site": _text(raw.get("MaintenancePlant")) or _text(raw.get("MaintenancePlanningPlant")),
-                "due_date": odata_date(raw.get("LatestAcceptableCompletionDate")),
-                "scheduled_start": _iso(odata_datetime(raw.get("MaintOrdBasicStartDateTime"))),
-                "scheduled_end": _iso(odata_datetime(raw.get("MaintOrdBasicEndDateTime"))),
+                "due_date": date_out(odata_date(raw.get("LatestAcceptableCompletionDate"))),
+                "scheduled_start": iso_out(_moment(raw.get("MaintOrdBasicStartDateTime"))),
+                "scheduled_end": iso_out(_moment(raw.get("MaintOrdBasicEndDateTime"))),
                 "started_at": None, "completed_at": None, "estimated_hours": None, "actual_hours": None,
                 "actual_cost": None, "failure_code": None, "parent": None,
                 "custom_fields": {name: raw.get(name) for name in (

@@ -11,12 +11,21 @@ archived rows included (`active_test: false`) so archiving shows as `inactive`, 
 
 import base64
 import itertools
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from urllib.parse import quote
 
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
 from connections.connectors.http import SessionAuth, UpstreamClient
+from connections.connectors.parsing import (
+    date_out,
+    decimal_number,
+    decimal_string,
+    decimal_sum,
+    iso_datetime,
+    iso_out,
+    tryton_out,
+    tryton_value,
+)
 
 PAGE_SIZE = 200
 LINE_BATCH = 500  # purchase.line ids read per call
@@ -51,56 +60,12 @@ MODELS = {
 }
 
 
-def tryton_value(value):
-    """Tryton's JSON classes to plain values: datetimes (naive UTC) aware, decimals as Decimal."""
-    if isinstance(value, dict) and "__class__" in value:
-        kind = value["__class__"]
-        if kind == "datetime":
-            return datetime(value["year"], value["month"], value["day"], value.get("hour", 0), value.get("minute", 0),
-                            value.get("second", 0), value.get("microsecond", 0), tzinfo=UTC)
-        if kind == "date":
-            return date(value["year"], value["month"], value["day"])
-        if kind == "Decimal":
-            return Decimal(value["decimal"])
-        if kind == "timedelta":
-            return Decimal(str(value["seconds"]))
-        raise ValueError(f"unexpected Tryton value class {kind!r}")
-    return value
-
-
-def decimal_string(value) -> str | None:
+def _decimal(value) -> str | None:
+    """A Tryton number as a decimal string: Decimal fields come as {"__class__": "Decimal"} objects,
+    Float fields (quantities) as JSON numbers, which the JSON parser reads as float: their shortest
+    text is the number Tryton wrote."""
     value = tryton_value(value)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)):
-        raise ValueError(f"expected a number, got {value!r}")
-    return str(Decimal(str(value)))
-
-
-def iso_out(value) -> str | None:
-    value = tryton_value(value)
-    return value.isoformat() if value is not None else None
-
-
-def tryton_out(value):
-    """A Python value as Tryton's JSON-RPC expects it (datetimes naive UTC)."""
-    if isinstance(value, datetime):
-        value = value.astimezone(UTC)
-        return {"__class__": "datetime", "year": value.year, "month": value.month, "day": value.day,
-                "hour": value.hour, "minute": value.minute, "second": value.second,
-                "microsecond": value.microsecond}
-    return value
-
-
-def _json_safe(value):
-    """Raw rows are stored and hashed as JSON: the client's Decimals (JSON numbers) become their text."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    return value
+    return decimal_string(repr(value) if isinstance(value, float) else value)
 
 
 def _text(value) -> str | None:
@@ -283,7 +248,8 @@ class TrytonConnector(Connector):
         if rows:
             getattr(self, f"_attach_{request.entity}", lambda rows: None)(rows)
         next_checkpoint = {"after": rows[-1]["id"]} if len(rows) == PAGE_SIZE else None
-        return Page(records=_json_safe(rows), next_checkpoint=next_checkpoint, total=total)
+        # The Decimals of quantity_received are stored as their text by the page writer.
+        return Page(records=rows, next_checkpoint=next_checkpoint, total=total)
 
     # --- what a page needs besides its rows --------------------------------------------------
 
@@ -331,7 +297,7 @@ class TrytonConnector(Connector):
                                0, None, [["id", "ASC"]], ["id", "origin", "quantity", "from_location.type"])
             for move in moves:
                 line_id = int(str(move["origin"]).split(",")[1])
-                quantity = Decimal(str(tryton_value(move["quantity"])))
+                quantity = decimal_number(_decimal(move["quantity"]))
                 # A return to the supplier takes back what was received.
                 sign = -1 if _nested(move, "from_location.type") != "supplier" else 1
                 received[line_id] += sign * quantity
@@ -346,13 +312,15 @@ class TrytonConnector(Connector):
 
     def normalize(self, entity: str, raw: dict) -> dict:
         try:
-            unified = getattr(self, f"_norm_{entity}")(raw)
-            created = tryton_value(raw["create_date"])
-            updated = max(t for t in (created, tryton_value(raw.get("write_date")), unified.pop("_updated", None))
+            plain = tryton_value(raw)
+            unified = getattr(self, f"_norm_{entity}")(plain)
+            created = iso_datetime(plain["create_date"])
+            updated = max(t for t in (created, iso_datetime(plain.get("write_date")), unified.pop("_updated", None))
                           if t is not None)
-            unified.update(remote_id=str(raw["id"]), created_at=created.isoformat() if created else None,
-                           updated_at=updated.isoformat())
+            unified.update(remote_id=str(raw["id"]), created_at=iso_out(created), updated_at=iso_out(updated))
             return unified
+        except MappingError as exc:
+            raise MappingError(f"{entity} record {raw.get('id', '?')}: {exc}") from exc
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise MappingError(f"{entity} record {raw.get('id', '?')}: missing or bad field {exc!r}") from exc
 
@@ -390,13 +358,13 @@ class TrytonConnector(Connector):
     def _norm_inventory_items(self, raw):
         status, upstream_status = self._status(raw["active"])
         stock = [{"location": {"remote_id": str(s["location"]["id"]), "name": s["location"]["name"]},
-                  "quantity_on_hand": decimal_string(s["quantity"]), "bin": None} for s in raw["stock"]]
-        total = sum((Decimal(s["quantity_on_hand"]) for s in stock), Decimal(0)) if stock else None
+                  "quantity_on_hand": _decimal(s["quantity"]), "bin": None} for s in raw["stock"]]
+        total = decimal_sum(s["quantity_on_hand"] for s in stock)
         main = stock[0]["location"] if len(stock) == 1 else None
         return {"number": _text(raw["code"]), "code": _text(raw["code"]), "name": _text(raw["name"]),
                 "description": _text(raw["description"]), "status": status, "upstream_status": upstream_status,
                 "unit_of_measure": _text(_nested(raw, "default_uom.symbol")),
-                "quantity_on_hand": str(total) if total is not None else None, "minimum_quantity": None,
+                "quantity_on_hand": decimal_string(total), "minimum_quantity": None,
                 "unit_cost": decimal_string(raw["cost_price"]), "currency": None, "location": main, "site": None,
                 "stock": stock, "custom_fields": {"type": raw["type"], "template_id": raw["template"],
                                                   "list_price": decimal_string(raw["list_price"])}}
@@ -409,16 +377,13 @@ class TrytonConnector(Connector):
             received = [line["quantity_received"] for line in lines]
             if lines and all(line["status"] == "received" for line in lines):
                 status = "received"
-            elif any(r is not None and Decimal(r) > 0 for r in received):
+            elif any(r is not None and decimal_number(r) > 0 for r in received):
                 status = "partially_received"
-        line_times = [tryton_value(line.get(k)) for line in raw["lines"] for k in ("create_date", "write_date")]
-        order_date = tryton_value(raw["purchase_date"])
-        required = tryton_value(raw["delivery_date"])
+        line_times = [iso_datetime(line.get(k)) for line in raw["lines"] for k in ("create_date", "write_date")]
         return {"number": _text(raw["number"]), "status": status, "upstream_status": state,
                 "vendor": {"remote_id": str(raw["party"]), "name": _nested(raw, "party.rec_name")}
                 if raw["party"] else None,
-                "order_date": order_date.isoformat() if order_date else None,
-                "required_date": required.isoformat() if required else None,
+                "order_date": date_out(raw["purchase_date"]), "required_date": date_out(raw["delivery_date"]),
                 "currency": _text(_nested(raw, "currency.code")), "subtotal": decimal_string(raw["untaxed_amount"]),
                 "tax": decimal_string(raw["tax_amount"]), "total": decimal_string(raw["total_amount"]),
                 "payment_terms": _text(_nested(raw, "payment_term.name")),
@@ -434,12 +399,12 @@ class TrytonConnector(Connector):
 
     @staticmethod
     def _line(line: dict, purchase_state: str, position: int) -> dict:
-        quantity = decimal_string(line["quantity"])
-        received_text = decimal_string(line.get("quantity_received"))
-        received = Decimal(received_text) if received_text is not None else None
+        quantity = _decimal(line["quantity"])
+        received_text = _decimal(line.get("quantity_received"))
+        received = decimal_number(received_text)
         if purchase_state == "cancelled":
             status = "cancelled"
-        elif received is not None and quantity is not None and received >= Decimal(quantity) > 0:
+        elif received is not None and quantity is not None and received >= decimal_number(quantity) > 0:
             status = "received"
         elif received:
             status = "partially_received"
@@ -447,7 +412,6 @@ class TrytonConnector(Connector):
             status = "closed"
         else:
             status = "open"
-        delivery = tryton_value(line["delivery_date"])
         code = _text(_nested(line, "product.code"))
         # Tryton's sequence orders the lines and is often unset: the position then.
         return {"line_number": line["sequence"] if isinstance(line["sequence"], int) else position,
@@ -457,4 +421,4 @@ class TrytonConnector(Connector):
                 "unit_of_measure": _text(_nested(line, "unit.symbol")),
                 "unit_price": decimal_string(line["unit_price"]), "amount": decimal_string(line["amount"]),
                 "tax_amount": None, "quantity_received": received_text,
-                "delivery_date": delivery.isoformat() if delivery else None, "status": status, "account": None}
+                "delivery_date": date_out(line["delivery_date"]), "status": status, "account": None}

@@ -6,7 +6,17 @@ from decimal import Decimal
 import pytest
 
 from connections.connectors.base import MappingError
-from connections.connectors.parsing import decimal_string, iso_datetime, iso_out, odata_date, tryton_value
+from connections.connectors.parsing import (
+    date_out,
+    decimal_number,
+    decimal_string,
+    decimal_sum,
+    iso_datetime,
+    iso_out,
+    odata_date,
+    tryton_out,
+    tryton_value,
+)
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -64,10 +74,29 @@ def test_it_keeps_decimals_as_decimal_strings(value, expected):
     assert decimal_string(value) == expected
 
 
+@pytest.mark.parametrize("value, expected", [
+    ("3.10", "3.1"), (Decimal("99.00"), "99"), (Decimal("4.350000"), "4.35"), ("208.5", "208.5"), ("12", "12"),
+    (Decimal("1E+2"), "100"), ("0.000", "0"), ("-0.0", "0"), ("1200", "1200"), (None, None),
+])
+def test_it_trims_zeros_after_the_point_when_asked(value, expected):
+    assert decimal_string(value, trim=True) == expected
+
+
 @pytest.mark.parametrize("value", [1.5, True, "abc", "NaN", "Infinity", [1]])
 def test_it_refuses_floats_and_non_numbers_as_decimals(value):
     with pytest.raises(MappingError):
         decimal_string(value)
+    with pytest.raises(MappingError):
+        decimal_number(value)
+
+
+def test_it_reads_and_sums_decimals_exactly():
+    assert decimal_number("12.50") == Decimal("12.50") and str(decimal_number("12.50")) == "12.50"
+    assert decimal_number(" ") is None and decimal_number(None) is None
+    assert decimal_sum(["0.10", Decimal("0.20"), None, "", 3]) == Decimal("3.30")
+    assert decimal_sum([]) is None and decimal_sum([None, ""]) is None
+    with pytest.raises(MappingError):
+        decimal_sum(["1", 0.1])
 
 
 def test_it_converts_tryton_values():
@@ -101,3 +130,26 @@ def test_it_writes_aware_datetimes_with_their_offset():
     assert iso_out(None) is None
     with pytest.raises(MappingError):
         iso_out(datetime(2026, 1, 2))
+
+
+def test_it_writes_dates():
+    assert date_out(date(2026, 5, 1)) == "2026-05-01"
+    assert date_out(odata_date("/Date(1792540800000)/")) == "2026-10-21"
+    assert date_out(datetime(2026, 5, 1, 23, tzinfo=timezone(timedelta(hours=-2)))) == "2026-05-02"  # in UTC
+    assert date_out(None) is None
+    for value in (datetime(2026, 5, 1), "2026-05-01"):
+        with pytest.raises(MappingError):
+            date_out(value)
+
+
+def test_it_writes_values_as_tryton_reads_them():
+    when = datetime(2026, 11, 30, 9, 15, 0, 7, tzinfo=timezone(timedelta(hours=1)))
+    assert tryton_out(when) == {"__class__": "datetime", "year": 2026, "month": 11, "day": 30, "hour": 8,
+                                "minute": 15, "second": 0, "microsecond": 7}
+    assert tryton_out(date(2026, 5, 1)) == {"__class__": "date", "year": 2026, "month": 5, "day": 1}
+    assert tryton_out(Decimal("12.50")) == {"__class__": "Decimal", "decimal": "12.50"}
+    assert tryton_out("draft") == "draft" and tryton_out(None) is None and tryton_out(3) == 3
+    for value in (when, date(2026, 5, 1)):
+        assert tryton_value(tryton_out(value)) == value
+    with pytest.raises(MappingError):
+        tryton_out(datetime(2026, 11, 30, 9, 15))

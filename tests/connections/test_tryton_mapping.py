@@ -1,11 +1,13 @@
 """The tryton connector's normalize(): raw rows as Tryton 8.2's JSON-RPC sends them (after the
 connector attached lines, addresses and stock), against unified records written by hand."""
 
+from decimal import Decimal
+
 import pytest
 
 from connections.connectors.base import MappingError
 from connections.connectors.schema.validation import record_validate
-from connections.connectors.tryton import TrytonConnector, tryton_out
+from connections.connectors.tryton import TrytonConnector
 
 
 def dt(*parts):
@@ -40,7 +42,7 @@ RAW_PURCHASE = {
          "product.": {"id": 3, "code": "SEAL-35"}, "description": "Mechanical seal 35mm", "quantity": 2.0,
          "unit": 1, "unit.": {"id": 1, "symbol": "u"}, "unit_price": dec("60.0000"), "amount": dec("120.00"),
          "delivery_date": day(2026, 11, 20), "moves_exception": False, "moves_progress": 0.5,
-         "create_date": dt(2026, 11, 3, 8, 15, 0, 0), "write_date": None, "quantity_received": 1},
+         "create_date": dt(2026, 11, 3, 8, 15, 0, 0), "write_date": None, "quantity_received": Decimal("1")},
         {"id": 102, "purchase": 42, "sequence": None, "type": "comment", "product": None, "product.": None,
          "description": "Deliver to gate 3", "quantity": None, "unit": None, "unit.": None, "unit_price": None,
          "amount": None, "delivery_date": None, "moves_exception": False, "moves_progress": None,
@@ -50,7 +52,7 @@ RAW_PURCHASE = {
          "description": "Freight", "quantity": 1.0, "unit": 1, "unit.": {"id": 1, "symbol": "u"},
          "unit_price": dec("30.0000"), "amount": dec("30.00"), "delivery_date": None, "moves_exception": False,
          "moves_progress": None, "create_date": dt(2026, 11, 3, 8, 15, 0, 0), "write_date": None,
-         "quantity_received": 0},
+         "quantity_received": Decimal("0")},
     ],
 }
 
@@ -92,9 +94,9 @@ def test_it_maps_every_purchase_state(state, status):
 
 
 def test_it_maps_a_processing_purchase_by_what_was_received():
-    lines = [{**RAW_PURCHASE["lines"][0], "quantity_received": 0}]
+    lines = [{**RAW_PURCHASE["lines"][0], "quantity_received": Decimal("0")}]
     assert CONNECTOR.normalize("purchase_orders", {**RAW_PURCHASE, "lines": lines})["status"] == "open"
-    lines = [{**RAW_PURCHASE["lines"][0], "quantity_received": 2}]
+    lines = [{**RAW_PURCHASE["lines"][0], "quantity_received": Decimal("2.0")}]
     unified = CONNECTOR.normalize("purchase_orders", {**RAW_PURCHASE, "lines": lines})
     assert (unified["status"], unified["lines"][0]["status"]) == ("received", "received")
 
@@ -162,9 +164,14 @@ def test_it_refuses_a_row_it_cannot_map():
         CONNECTOR.remote_id("vendors", {"name": "no id"})
 
 
-def test_it_sends_datetimes_as_tryton_naive_utc():
+
+def test_it_reads_changes_since_a_time_as_tryton_naive_utc():
     from datetime import datetime, timedelta, timezone
 
+    from connections.connectors.base import ReadRequest
+
     when = datetime(2026, 11, 30, 9, 15, 0, tzinfo=timezone(timedelta(hours=1)))
-    assert tryton_out(when) == {"__class__": "datetime", "year": 2026, "month": 11, "day": 30, "hour": 8,
-                                "minute": 15, "second": 0, "microsecond": 0}
+    sent = {"__class__": "datetime", "year": 2026, "month": 11, "day": 30, "hour": 8, "minute": 15, "second": 0,
+            "microsecond": 0}
+    domain = CONNECTOR._domain(ReadRequest(entity="vendors", since=when, window_start=None))
+    assert domain == ["OR", [["write_date", ">=", sent]], [["create_date", ">=", sent]]]
