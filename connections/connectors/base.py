@@ -39,7 +39,7 @@ class ConfigField:
     @property
     def help_text(self) -> str:
         """The help with the example appended, as forms and the catalogue show it."""
-        example = f"e.g. {self.example}" if self.example else ""
+        example = f"(e.g. {self.example})" if self.example else ""
         return " ".join(part for part in (self.help, example) if part)
 
     def as_dict(self) -> dict:

@@ -116,7 +116,7 @@ class Flash:
         failed = [name for name, outcome in entities.items() if not outcome["ok"]]
         if not failed:
             return cls(level="success", text="Connection test passed: the credentials work and every entity "
-                                             "can be read.", entities=entities)
+                                             "tested can be read.", entities=entities)
         codes = {entities[name]["code"] for name in failed}
         hint = spec_for(codes.pop()).action if len(codes) == 1 else ""
         return cls(level="error", text=f"The credentials work, but {len(failed)} of {len(entities)} entities "

@@ -67,7 +67,7 @@ def test_it_tests_each_chosen_entity(operator_client, monkeypatch, htmx):
 
 def test_it_tests_every_entity_when_none_is_chosen(operator_client):
     body = operator_client.post("/connect/sandbox/test", {"credentials__api_key": "k"}, **HTMX).content.decode()
-    assert body.count('data-outcome="ok"') == 6 and "every entity can be read" in body
+    assert body.count('data-outcome="ok"') == 6 and "every entity tested can be read" in body
 
 
 def test_it_shows_the_catalogued_error_of_a_failed_test(operator_client):

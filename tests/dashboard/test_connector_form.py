@@ -41,7 +41,7 @@ def test_it_renders_choices_as_a_select_and_bounds_as_number_attributes():
 
 def test_it_puts_the_example_in_the_help_text():
     fields = ConnectForm(connector=DeclaredConnector).fields
-    assert fields["config__url"].help_text == "The server root. e.g. https://erp.example.com/"
+    assert fields["config__url"].help_text == "The server root. (e.g. https://erp.example.com/)"
     assert DeclaredConnector.config_fields[0].as_dict()["example"] == "https://erp.example.com/"
 
 
