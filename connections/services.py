@@ -96,7 +96,9 @@ PROBE_OUTCOMES = {"UPSTREAM_PERMISSION_DENIED": "no_permission", "UPSTREAM_NOT_F
 def connector_probe(*, connector: Connector, entities) -> dict:
     """Checks the credentials, then, if they pass, reads one record of each entity. A failing
     entity does not stop the others. {"ok", ["code", "message", "details"], "entities": {entity:
-    {"ok": True} | {"ok": False, "outcome", "code", "message"}}}; "ok" is the credential check's."""
+    {"ok": True} | {"ok": False, "outcome", "code", "message"}}, ["details"]}; "ok" is the credential
+    check's. A passing check adds the connector's check_details() as "details" when it has any (e.g.
+    {"choices": {"company_id": [...]}}: values to choose from for a field left empty)."""
     try:
         connector.check()
     except CatalogError as exc:
@@ -110,7 +112,11 @@ def connector_probe(*, connector: Connector, entities) -> dict:
                                "message": exc.message}
         else:
             results[entity] = {"ok": True, "outcome": "ok"}
-    return {"ok": True, "entities": results}
+    result = {"ok": True, "entities": results}
+    details = connector.check_details()
+    if details:
+        result["details"] = details
+    return result
 
 
 def connection_probe(*, connection: Connection) -> dict:

@@ -149,6 +149,12 @@ class Connector:
         """Verifies the credentials with one cheap upstream call; raises UpstreamError."""
         raise NotImplementedError
 
+    def check_details(self) -> dict:
+        """What the last check() found that helps fill in the form, shown with a passing connection
+        test (connector_probe's "details"). {"choices": {config field: [{"value", "label"}]}} lists
+        values to choose from for a field left empty, e.g. the companies of an environment."""
+        return {}
+
     def filters_changed_since(self, entity: str) -> bool:
         """Whether the upstream honours ReadRequest.since for the entity. When it does not, an
         incremental run reads the whole window and relies on hashes, and may detect deletions

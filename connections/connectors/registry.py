@@ -1,6 +1,7 @@
 """Which connectors exist: one line per connector module below."""
 
 from connections.connectors.base import Connector
+from connections.connectors.business_central import BusinessCentralConnector
 from connections.connectors.maximo import MaximoConnector
 from connections.connectors.sandbox import SandboxConnector
 from connections.connectors.sap_s4hana import SapS4HanaConnector
@@ -8,7 +9,8 @@ from connections.connectors.tryton import TrytonConnector
 from core.errors import CatalogError
 
 CONNECTORS: dict[str, type[Connector]] = {
-    cls.key: cls for cls in (SandboxConnector, SapS4HanaConnector, TrytonConnector, MaximoConnector)}
+    cls.key: cls for cls in (SandboxConnector, SapS4HanaConnector, TrytonConnector, MaximoConnector,
+                             BusinessCentralConnector)}
 
 
 def connector_class(key: str) -> type[Connector]:
