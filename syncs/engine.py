@@ -116,6 +116,8 @@ class RunExecution:
         # Every page was read and written before the run stopped: it only has to finish.
         self.read_done = bool(cp.get("done"))
         self.unidentified = int(cp.get("unidentified", 0))
+        # 429s met and retried in this run (a requeued run goes on counting), kept in its details.
+        self.rate_limited = int((run.error_details or {}).get("rate_limited_retries", 0))
         self.window_start = self.window_end - timedelta(days=self.connection.history_days)
         self.since = None
         if not self.whole_window and run.cursor_from and run.cursor_from.get("updated_at"):
@@ -127,6 +129,7 @@ class RunExecution:
         SyncState.objects.get_or_create(connection_id=run.connection_id, entity=run.entity)
         if not self.read_done:
             self.read_and_write()
+        run.error_details = {**(run.error_details or {}), "rate_limited_retries": self.rate_limited}
         outcomes.run_finish_succeeded(run=run, lease=self.lease, window_start=self.window_start, marker=self.marker,
                                       cursor_to=self.cursor_to(), unidentified=self.unidentified,
                                       whole_window=self.whole_window)
@@ -142,8 +145,16 @@ class RunExecution:
                 if isinstance(item, RetryNote):
                     run_note(run=self.run, event="retry", code=item.code, attempt=item.attempt,
                              wait_seconds=item.wait_seconds, message=item.message)
+                    if item.code == "UPSTREAM_RATE_LIMITED":
+                        self.rate_limited_note()
                     continue
                 self.write_page(item)
+
+    def rate_limited_note(self) -> None:
+        """Counts a 429 in the run's details at once, so a run that fails or is requeued keeps it."""
+        self.rate_limited += 1
+        self.run.error_details = {**(self.run.error_details or {}), "rate_limited_retries": self.rate_limited}
+        SyncRun.objects.filter(pk=self.run.pk).update(error_details=self.run.error_details)
 
     def writer_prepare(self) -> None:
         self.writer.assume_new = not Record.objects.filter(connection_id=self.run.connection_id,

@@ -3,6 +3,7 @@
 from connections.connectors.base import Connector
 from connections.connectors.business_central import BusinessCentralConnector
 from connections.connectors.maximo import MaximoConnector
+from connections.connectors.maintainx import MaintainXConnector
 from connections.connectors.sandbox import SandboxConnector
 from connections.connectors.sap_s4hana import SapS4HanaConnector
 from connections.connectors.tryton import TrytonConnector
