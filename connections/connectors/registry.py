@@ -2,8 +2,8 @@
 
 from connections.connectors.base import Connector
 from connections.connectors.business_central import BusinessCentralConnector
-from connections.connectors.maximo import MaximoConnector
 from connections.connectors.maintainx import MaintainXConnector
+from connections.connectors.maximo import MaximoConnector
 from connections.connectors.sandbox import SandboxConnector
 from connections.connectors.sap_s4hana import SapS4HanaConnector
 from connections.connectors.tryton import TrytonConnector
@@ -11,7 +11,7 @@ from core.errors import CatalogError
 
 CONNECTORS: dict[str, type[Connector]] = {
     cls.key: cls for cls in (SandboxConnector, SapS4HanaConnector, TrytonConnector, MaximoConnector,
-                             BusinessCentralConnector)}
+                             MaintainXConnector, BusinessCentralConnector)}
 
 
 def connector_class(key: str) -> type[Connector]:
