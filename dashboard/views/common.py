@@ -113,19 +113,23 @@ class Flash:
         entities = result.get("entities") or {}
         if not result.get("ok"):
             return cls.from_result(result, ok_text="")
+        # What the connector found for the form (connector_probe's "details"), e.g. values to choose from.
+        details = result.get("details") or {}
         failed = [name for name, outcome in entities.items() if not outcome["ok"]]
         if not failed:
             return cls(level="success", text="Connection test passed: the credentials work and every entity "
-                                             "tested can be read.", entities=entities)
+                                             "tested can be read.", entities=entities, details=details)
         codes = {entities[name]["code"] for name in failed}
         hint = spec_for(codes.pop()).action if len(codes) == 1 else ""
         return cls(level="error", text=f"The credentials work, but {len(failed)} of {len(entities)} entities "
-                                       "cannot be read.", hint=hint, entities=entities)
+                                       "cannot be read.", hint=hint, entities=entities, details=details)
 
     def as_message(self) -> str:
         parts = [f"{self.code}: {self.text}" if self.code else self.text]
         if self.entities:
             parts.append("; ".join(_probe_line(name, outcome) for name, outcome in self.entities.items()))
+        for name, options in (self.details.get("choices") or {}).items():
+            parts.append(f"choose {name} from: " + ", ".join(f"{o['label']} ({o['value']})" for o in options))
         if self.hint:
             parts.append(self.hint)
         return " — ".join(parts)
