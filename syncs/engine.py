@@ -130,7 +130,10 @@ class RunExecution:
         if not self.read_done:
             self.read_and_write()
         run.error_details = {**(run.error_details or {}), "rate_limited_retries": self.rate_limited}
-        outcomes.run_finish_succeeded(run=run, lease=self.lease, window_start=self.window_start, marker=self.marker,
+        # An upstream with no change date to filter on is read whole, history window or not, so
+        # every stored record is in the deletion scan, however old its date.
+        deletion_window = self.window_start if self.connector.filters_changed_since(run.entity) else None
+        outcomes.run_finish_succeeded(run=run, lease=self.lease, window_start=deletion_window, marker=self.marker,
                                       cursor_to=self.cursor_to(), unidentified=self.unidentified,
                                       whole_window=self.whole_window)
 

@@ -360,7 +360,7 @@ def writer_for_database():
     return PostgresWriter() if db.vendor == "postgresql" else SqliteWriter()
 
 
-def deletions_mark(*, connection_id, entity: str, window_start: datetime, marker: uuid.UUID, fetched: int,
+def deletions_mark(*, connection_id, entity: str, window_start: datetime | None, marker: uuid.UUID, fetched: int,
                    now: datetime) -> dict:
     """After a successful full re-sync: records of the window this run did not see are deleted,
     at one position of the change feed, like any other change.
@@ -369,8 +369,9 @@ def deletions_mark(*, connection_id, entity: str, window_start: datetime, marker
     the window, deletes nothing and says why, because an upstream returning an empty or partial
     list by mistake must not wipe the copy.
     """
-    in_window = Record.objects.filter(connection_id=connection_id, entity=entity, deleted_at__isnull=True,
-                                      remote_updated_at__gte=window_start)
+    in_window = Record.objects.filter(connection_id=connection_id, entity=entity, deleted_at__isnull=True)
+    if window_start is not None:  # None: the run read every record, whatever its date
+        in_window = in_window.filter(remote_updated_at__gte=window_start)
     missing = in_window.exclude(last_seen_run=marker)
     to_delete = missing.count()
     if not to_delete:

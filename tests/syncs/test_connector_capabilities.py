@@ -191,3 +191,22 @@ def test_raw_rows_may_hold_the_clients_decimals(use):
     run = run_execute(run_id=queued_run(conn, "vendors").pk)
     assert (run.status, run.created, run.failed_records) == ("succeeded", 5, 0)
     assert {r.raw["Rating"] for r in Record.objects.filter(connection=conn, entity="vendors")} == {"4.50"}
+
+
+def test_a_whole_read_without_change_dates_scans_records_older_than_the_history_window(use):
+    # An upstream with no change date to filter on (Maximo inventory) is read whole, so a record
+    # it no longer returns is deleted whatever its date says.
+    class DroppingConnector(NoChangedSinceConnector):
+        def fetch_page(self, request: ReadRequest) -> Page:
+            page = super().fetch_page(request)
+            page.records = [raw for raw in page.records if self.remote_id(request.entity, raw) != "V100002"]
+            return page
+
+    conn = sandbox_connection(records=20)
+    run_execute(run_id=queued_run(conn, "vendors").pk)
+    old = Record.objects.filter(connection=conn, entity="vendors", remote_id="V100002")
+    old.update(remote_updated_at="2001-01-01T00:00:00Z")
+    use(DroppingConnector)
+    run = sync(conn, "vendors")
+    assert (run.status, run.deleted) == ("succeeded", 1), run.error_message
+    assert old.get().deleted_at is not None
