@@ -1,15 +1,19 @@
 """Reading ahead: upstream pages are fetched and prepared on a thread while the engine writes.
 
 Fetching, normalizing and hashing are Python work; writing is mostly the database's. Doing
-them side by side keeps both cores busy. The reader thread never touches the database: retry
-notes travel to the engine through the same queue as pages, and the engine keeps the heartbeat
-while it waits. The queue is short, so memory stays bounded to a few pages whatever the size.
+them side by side keeps both cores busy. The reader thread writes no sync state: retry notes
+travel to the engine through the same queue as pages, and the engine keeps the heartbeat while
+it waits. (The upstream toolkit may use the database from it: the request budget without Redis,
+the shared OAuth2 token; its connections are closed when the thread ends.) The queue is short,
+so memory stays bounded to a few pages whatever the size.
 """
 
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from queue import Empty, Full, Queue
+
+from django.db import connections as db_connections
 
 from connections.connectors.base import Connector, Page, ReadRequest, UpstreamError
 from syncs.writers import PreparedPage
@@ -86,6 +90,10 @@ class PageReader:
             self._put(_DONE)
         except BaseException as exc:  # handed to the engine, which fails the run with it
             self._put(exc)
+        finally:
+            # Django opens a connection per thread and never closes a thread's own: without
+            # this, every run would leave a database session behind.
+            db_connections.close_all()
 
     def _with_retries(self, call: Callable, *args):
         attempt = 0
