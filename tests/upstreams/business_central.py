@@ -44,8 +44,9 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from tests.upstreams.server import LoopbackHandler, LoopbackSimulator
 
 TENANT_ID = "7f3c5a9e-2b41-4d8a-9c6e-1a2b3c4d5e6f"
 ENVIRONMENT = "production"
@@ -311,113 +312,6 @@ def seed(data: BcData, *, purchase_orders: int = 18) -> BcData:
 # --- the server ----------------------------------------------------------------------------------
 
 
-class BusinessCentralSimulator:
-    """The server and its data. `start()` binds a free loopback port; `stop()` shuts it down."""
-
-    def __init__(self, *, data: BcData | None = None, page_size: int = 20000, tenant_id: str = TENANT_ID,
-                 environments: tuple[str, ...] = (ENVIRONMENT, "sandbox"), client_id: str = CLIENT_ID,
-                 client_secret: str = CLIENT_SECRET, token_lifetime: int = 3599, token_requests: int | None = None):
-        self.data = data or seed(BcData())
-        self.page_size = page_size
-        self.tenant_id, self.environments = tenant_id, environments
-        self.client_id, self.client_secret = client_id, client_secret
-        self.token_lifetime, self.token_requests = token_lifetime, token_requests
-        self.tokens: dict[str, dict] = {}  # access token -> {"expires_at", "uses", "tenant"}
-        self.requests: list[dict] = []  # every request: method, path, query, status, headers
-        self._faults: list[dict] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def api_url(self, environment: str = ENVIRONMENT) -> str:
-        return f"{self.url}/v2.0/{self.tenant_id}/{environment}/api/v2.0"
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "BusinessCentralSimulator":
-        simulator = self
-
-        class Handler(_Handler):
-            sim = simulator
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="bc-simulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start() if self._server is None else self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def inject(self, kind: str, *, count: int = 1, after: int = 0, retry_after: int = 1):
-        """Answers `count` API requests with a fault, after `after` more have succeeded.
-        kind: `rate_limit` (429 with Retry-After) or `gateway_timeout` (504)."""
-        if kind not in ("rate_limit", "gateway_timeout"):
-            raise ValueError(kind)
-        with self._lock:
-            self._faults.append({"kind": kind, "count": count, "after": after, "retry_after": retry_after})
-
-    def expire_tokens(self) -> None:
-        with self._lock:
-            for token in self.tokens.values():
-                token["expires_at"] = 0
-
-    def token_requests_made(self) -> list[dict]:
-        return [r for r in self.requests if r["method"] == "POST"]
-
-    def data_requests(self, entity_set: str | None = None) -> list[dict]:
-        """The API requests answered with data (status 200), optionally for one entity set."""
-        return [r for r in self.requests if r["method"] == "GET" and r["status"] == 200
-                and (entity_set is None or r["path"].endswith("/" + entity_set))]
-
-    def _next_fault(self) -> dict | None:
-        with self._lock:
-            if not self._faults:
-                return None
-            fault = self._faults[0]
-            if fault["after"] > 0:
-                fault["after"] -= 1
-                return None
-            fault["count"] -= 1
-            if fault["count"] <= 0:
-                self._faults.pop(0)
-            return fault
-
-    def _issue(self, tenant: str) -> dict:
-        token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + uuid.uuid4().hex + uuid.uuid4().hex
-        with self._lock:
-            self.tokens[token] = {"expires_at": time.time() + self.token_lifetime, "uses": 0, "tenant": tenant}
-        return {"token_type": "Bearer", "expires_in": self.token_lifetime, "ext_expires_in": self.token_lifetime,
-                "access_token": token}
-
-    def _token_valid(self, header: str, tenant: str) -> bool:
-        if not header.startswith("Bearer "):
-            return False
-        with self._lock:
-            token = self.tokens.get(header[7:])
-            if token is None or token["tenant"] != tenant or token["expires_at"] <= time.time():
-                return False
-            if self.token_requests is not None and token["uses"] >= self.token_requests:
-                token["expires_at"] = 0
-                return False
-            token["uses"] += 1
-            return True
-
-
 def _identity_error(status: int, error: str, code: int, description: str) -> tuple[int, dict, dict]:
     trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
@@ -474,27 +368,14 @@ def row_filter(expression: str):
     return matches
 
 
-class _Handler(BaseHTTPRequestHandler):
-    sim: BusinessCentralSimulator
+class _Handler(LoopbackHandler):
+    sim: "BusinessCentralSimulator"
     server_version = "Microsoft-HTTPAPI/2.0"
-    sys_version = ""
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # quiet in tests
-        pass
 
     def _reply(self, record: dict, status: int, headers: dict, body) -> None:
         record["status"] = status
         payload = body if isinstance(body, bytes) else dumps(body)
-        try:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        self._send(status, headers, payload)
 
     def do_POST(self):
         parts = urlsplit(self.path)
@@ -532,8 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}, sim._issue(tenant)
 
     def do_GET(self):
-        parts = urlsplit(self.path)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        parts, query = self._parse()
         record = {"method": "GET", "path": parts.path, "query": query, "status": None,
                   "headers": dict(self.headers.items())}
         self.sim.requests.append(record)
@@ -637,6 +517,57 @@ def dumps(body) -> bytes:
     return _NUMBER.sub(lambda m: m.group(1), json.dumps(body, default=_json_default)).encode()
 
 
+class BusinessCentralSimulator(LoopbackSimulator):
+    """The server and its data. `start()` binds a free loopback port; `stop()` shuts it down."""
+
+    handler_class = _Handler
+    thread_name = "bc-simulator"
+    # on API requests: rate_limit (429 with Retry-After) or gateway_timeout (504)
+    fault_kinds = ("rate_limit", "gateway_timeout")
+
+    def __init__(self, *, data: BcData | None = None, page_size: int = 20000, tenant_id: str = TENANT_ID,
+                 environments: tuple[str, ...] = (ENVIRONMENT, "sandbox"), client_id: str = CLIENT_ID,
+                 client_secret: str = CLIENT_SECRET, token_lifetime: int = 3599, token_requests: int | None = None):
+        super().__init__()
+        self.data = data or seed(BcData())
+        self.page_size = page_size
+        self.tenant_id, self.environments = tenant_id, environments
+        self.client_id, self.client_secret = client_id, client_secret
+        self.token_lifetime, self.token_requests = token_lifetime, token_requests
+        self.tokens: dict[str, dict] = {}  # access token -> {"expires_at", "uses", "tenant"}
+
+    def api_url(self, environment: str = ENVIRONMENT) -> str:
+        return f"{self.url}/v2.0/{self.tenant_id}/{environment}/api/v2.0"
+
+    def expire_tokens(self) -> None:
+        with self._lock:
+            for token in self.tokens.values():
+                token["expires_at"] = 0
+
+    def token_requests_made(self) -> list[dict]:
+        return [r for r in self.requests if r["method"] == "POST"]
+
+    def _issue(self, tenant: str) -> dict:
+        token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + uuid.uuid4().hex + uuid.uuid4().hex
+        with self._lock:
+            self.tokens[token] = {"expires_at": time.time() + self.token_lifetime, "uses": 0, "tenant": tenant}
+        return {"token_type": "Bearer", "expires_in": self.token_lifetime, "ext_expires_in": self.token_lifetime,
+                "access_token": token}
+
+    def _token_valid(self, header: str, tenant: str) -> bool:
+        if not header.startswith("Bearer "):
+            return False
+        with self._lock:
+            token = self.tokens.get(header[7:])
+            if token is None or token["tenant"] != tenant or token["expires_at"] <= time.time():
+                return False
+            if self.token_requests is not None and token["uses"] >= self.token_requests:
+                token["expires_at"] = 0
+                return False
+            token["uses"] += 1
+            return True
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="A loopback Business Central API v2.0 simulator.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -654,12 +585,7 @@ def main(argv=None):
           flush=True)
     print(f"  credentials: client_id={sim.client_id} client_secret={sim.client_secret}", flush=True)
     print(f"  companies: {COMPANY_ID} (CRONUS USA, Inc.), {OTHER_COMPANY_ID} (My Company)", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+    sim.serve_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -45,8 +45,9 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tests.upstreams.server import LoopbackHandler, LoopbackSimulator
 
 API_KEY = "mx-test-3f9c2a7e81b04d6a"
 MULTI_ORG_KEY = "mx-multi-77d1e0c4a9b2"
@@ -237,100 +238,12 @@ def _uncursor(value: str) -> dict:
     return payload
 
 
-class MaintainXSimulator:
-    """The server and its data. `start()` binds a free loopback port; `stop()` shuts it down."""
-
-    def __init__(self, *, data: MaintainXData | None = None, rate_limit: int = 100, rate_window: float = 60.0,
-                 tokens: dict[str, list[int]] | None = None):
-        self.data = data or seed(MaintainXData())
-        self.rate_limit, self.rate_window = rate_limit, rate_window
-        # token -> the organizations it may act for
-        self.tokens = tokens or {API_KEY: [ORGANIZATION_ID], MULTI_ORG_KEY: [ORGANIZATION_ID, OTHER_ORGANIZATION_ID]}
-        self.requests: list[dict] = []  # method, path, query, headers of note, status
-        self._windows: dict[str, list] = {}  # token -> [window start, count]
-        self._hooks: dict[tuple[str, int], Callable[[], None]] = {}
-        self._pages_served: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "MaintainXSimulator":
-        simulator = self
-
-        class Handler(_Handler):
-            sim = simulator
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="maintainx-simulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start() if self._server is None else self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def between_pages(self, path: str, after_page: int, hook: Callable[[], None]) -> None:
-        """Runs `hook` once, after the `after_page`-th page of the list at `path` was served (1 is
-        the first), so it happens between that page request and the next."""
-        self._hooks[(path, after_page)] = hook
-
-    def statuses(self, path: str | None = None) -> list[int]:
-        return [r["status"] for r in self.requests if path is None or r["path"].startswith(f"/v1/{path}")]
-
-    def list_requests(self, path: str) -> list[dict]:
-        return [r for r in self.requests if r["path"] == f"/v1/{path}" and r["status"] == 200]
-
-    # --- the rate limit ---------------------------------------------------------------------
-
-    def _rate(self, token: str) -> tuple[bool, dict]:
-        """Counts the request against the token's window: (allowed, rate-limit headers)."""
-        with self._lock:
-            now = time.monotonic()
-            window = self._windows.get(token)
-            if window is None or now >= window[0] + self.rate_window:
-                window = self._windows[token] = [now, 0]
-            window[1] += 1
-            allowed = window[1] <= self.rate_limit
-            reset = max(math.ceil(window[0] + self.rate_window - now), 0)
-            return allowed, {"X-Rate-Limit-Limit": str(self.rate_limit),
-                             "X-Rate-Limit-Remaining": str(max(self.rate_limit - window[1], 0)),
-                             "X-Rate-Limit-Reset": str(reset)}
-
-    def _page_served(self, path: str) -> None:
-        with self._lock:
-            self._pages_served[path] = count = self._pages_served.get(path, 0) + 1
-            hook = self._hooks.pop((path, count), None)
-        if hook:
-            hook()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    sim: MaintainXSimulator
+class _Handler(LoopbackHandler):
+    sim: "MaintainXSimulator"
     server_version = "MaintainX"
-    sys_version = ""
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # quiet in tests
-        pass
 
     def do_GET(self):
-        parts = urlsplit(self.path)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        parts, query = self._parse()
         record = {"method": "GET", "path": parts.path, "query": query, "status": None,
                   "organization": self.headers.get("x-organization-id")}
         self.sim.requests.append(record)
@@ -351,12 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
         if served_list:  # the page is computed: a hook's change lands before the next request
             self.sim._page_served(served_list)
         payload = json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self._send(status, headers, payload)
 
     def _token(self) -> str:
         header = self.headers.get("Authorization", "")
@@ -457,6 +365,59 @@ class _Handler(BaseHTTPRequestHandler):
         return [(k, v) for k, v in parse_qsl(urlsplit(self.path).query) if k == name]
 
 
+class MaintainXSimulator(LoopbackSimulator):
+    """The server and its data. `start()` binds a free loopback port; `stop()` shuts it down."""
+
+    handler_class = _Handler
+    thread_name = "maintainx-simulator"
+    url_path = "/v1"
+
+    def __init__(self, *, data: MaintainXData | None = None, rate_limit: int = 100, rate_window: float = 60.0,
+                 tokens: dict[str, list[int]] | None = None):
+        super().__init__()
+        self.data = data or seed(MaintainXData())
+        self.rate_limit, self.rate_window = rate_limit, rate_window
+        # token -> the organizations it may act for
+        self.tokens = tokens or {API_KEY: [ORGANIZATION_ID], MULTI_ORG_KEY: [ORGANIZATION_ID, OTHER_ORGANIZATION_ID]}
+        self._windows: dict[str, list] = {}  # token -> [window start, count]
+        self._hooks: dict[tuple[str, int], Callable[[], None]] = {}
+        self._pages_served: dict[str, int] = {}
+
+    def between_pages(self, path: str, after_page: int, hook: Callable[[], None]) -> None:
+        """Runs `hook` once, after the `after_page`-th page of the list at `path` was served (1 is
+        the first), so it happens between that page request and the next."""
+        self._hooks[(path, after_page)] = hook
+
+    def statuses(self, path: str | None = None) -> list[int]:
+        return [r["status"] for r in self.requests if path is None or r["path"].startswith(f"/v1/{path}")]
+
+    def list_requests(self, path: str) -> list[dict]:
+        return [r for r in self.requests if r["path"] == f"/v1/{path}" and r["status"] == 200]
+
+    # --- the rate limit ---------------------------------------------------------------------
+
+    def _rate(self, token: str) -> tuple[bool, dict]:
+        """Counts the request against the token's window: (allowed, rate-limit headers)."""
+        with self._lock:
+            now = time.monotonic()
+            window = self._windows.get(token)
+            if window is None or now >= window[0] + self.rate_window:
+                window = self._windows[token] = [now, 0]
+            window[1] += 1
+            allowed = window[1] <= self.rate_limit
+            reset = max(math.ceil(window[0] + self.rate_window - now), 0)
+            return allowed, {"X-Rate-Limit-Limit": str(self.rate_limit),
+                             "X-Rate-Limit-Remaining": str(max(self.rate_limit - window[1], 0)),
+                             "X-Rate-Limit-Reset": str(reset)}
+
+    def _page_served(self, path: str) -> None:
+        with self._lock:
+            self._pages_served[path] = count = self._pages_served.get(path, 0) + 1
+            hook = self._hooks.pop((path, count), None)
+        if hook:
+            hook()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="A loopback MaintainX API v1 simulator.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -472,12 +433,7 @@ def main(argv=None):
     print(f"  multi-organization key: {MULTI_ORG_KEY} (organization_id {ORGANIZATION_ID} or "
           f"{OTHER_ORGANIZATION_ID})", flush=True)
     print(f"  e.g. curl -H 'Authorization: Bearer {API_KEY}' '{sim.url}/workorders?limit=2'", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+    sim.serve_until_interrupted()
 
 
 if __name__ == "__main__":

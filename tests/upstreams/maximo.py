@@ -48,9 +48,10 @@ import re
 import threading
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
+
+from tests.upstreams.server import LoopbackHandler, LoopbackSimulator
 
 API_KEY = "mx-4k9v2b7q1r8s0t6u3w5y"
 SERVER_ZONE = "America/New_York"
@@ -428,93 +429,12 @@ def project(row: dict, select: dict, dropnulls: bool, naive: bool) -> dict:
 # --- the server -------------------------------------------------------------------------------------------
 
 
-class MaximoSimulator:
-    def __init__(self, *, data: MaximoData | None = None, api_key: str = API_KEY, max_page_size: int = 1000):
-        self.data = data or seed(MaximoData())
-        self.api_key = api_key
-        self.max_page_size = max_page_size  # mxe.oslc.maxpagesize
-        self.forbidden: set[str] = set()  # object structures the API key's user may not read
-        self.requests: list[dict] = []  # method, path, query, raw query, status
-        self._faults: list[dict] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._request_no = 0
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{CONTEXT}"
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "MaximoSimulator":
-        simulator = self
-
-        class Handler(_Handler):
-            sim = simulator
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="maximo-simulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start() if self._server is None else self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def inject(self, kind: str, *, count: int = 1, after: int = 0, retry_after: int = 1):
-        """Answers `count` requests with a fault after `after` more have been answered normally.
-        kind: `rate_limit` (429 with Retry-After) or `html_503` (a proxy's HTML page)."""
-        if kind not in ("rate_limit", "html_503"):
-            raise ValueError(kind)
-        with self._lock:
-            self._faults.append({"kind": kind, "count": count, "after": after, "retry_after": retry_after})
-
-    def data_requests(self, structure: str | None = None) -> list[dict]:
-        return [r for r in self.requests if r["status"] == 200
-                and (structure is None or r["path"].endswith("/" + structure))]
-
-    def _next_fault(self) -> dict | None:
-        with self._lock:
-            if not self._faults:
-                return None
-            fault = self._faults[0]
-            if fault["after"] > 0:
-                fault["after"] -= 1
-                return None
-            fault["count"] -= 1
-            if fault["count"] <= 0:
-                self._faults.pop(0)
-            return fault
-
-    def _seed_for_request(self) -> int:
-        with self._lock:
-            self._request_no += 1
-            return self._request_no
-
-
-class _Handler(BaseHTTPRequestHandler):
-    sim: MaximoSimulator
+class _Handler(LoopbackHandler):
+    sim: "MaximoSimulator"
     server_version = "IBM_HTTP_Server"
-    sys_version = ""
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):
-        pass
 
     def do_GET(self):
-        parts = urlsplit(self.path)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        parts, query = self._parse()
         record = {"method": "GET", "path": parts.path, "query": query, "raw_query": parts.query, "status": None}
         self.sim.requests.append(record)
         try:
@@ -524,12 +444,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = error_body(exc.status, exc.reason, exc.message)
         record["status"] = status
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self._send(status, headers, payload)
 
     def _answer(self, path: str, query: dict):
         sim = self.sim
@@ -603,6 +518,27 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {"Content-Type": "application/json"}, {"member": members, "href": base, "responseInfo": info}
 
 
+class MaximoSimulator(LoopbackSimulator):
+    handler_class = _Handler
+    thread_name = "maximo-simulator"
+    # rate_limit: 429 with Retry-After; html_503: a proxy's HTML page
+    fault_kinds = ("rate_limit", "html_503")
+    url_path = CONTEXT
+
+    def __init__(self, *, data: MaximoData | None = None, api_key: str = API_KEY, max_page_size: int = 1000):
+        super().__init__()
+        self.data = data or seed(MaximoData())
+        self.api_key = api_key
+        self.max_page_size = max_page_size  # mxe.oslc.maxpagesize
+        self.forbidden: set[str] = set()  # object structures the API key's user may not read
+        self._request_no = 0
+
+    def _seed_for_request(self) -> int:
+        with self._lock:
+            self._request_no += 1
+            return self._request_no
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="A loopback IBM Maximo REST/OSLC JSON simulator.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -615,12 +551,7 @@ def main(argv=None):
     print(f"  credentials: api_key={sim.api_key}", flush=True)
     print(f"  e.g. curl -H 'apikey: {sim.api_key}' '{sim.url}/api/os/mxapiwodetail?lean=1&oslc.select=*"
           "&oslc.pageSize=2'", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+    sim.serve_until_interrupted()
 
 
 if __name__ == "__main__":

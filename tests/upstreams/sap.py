@@ -37,8 +37,9 @@ import re
 import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
+
+from tests.upstreams.server import LoopbackHandler, LoopbackSimulator
 
 USERNAME = "PLANTSYNC_COMM"
 PASSWORD = "Welcome-S4-2026!"
@@ -355,92 +356,12 @@ def _sorted(rows: list[dict], orderby: str, key_field: str | None) -> list[dict]
 # --- the server ----------------------------------------------------------------------------------
 
 
-class SapSimulator:
-    """The server and its data. `start()` binds a free loopback port; `stop()` shuts it down."""
-
-    def __init__(self, *, data: SapData | None = None, page_size: int = 1000, username: str = USERNAME,
-                 password: str = PASSWORD, sap_client: str = SAP_CLIENT):
-        self.data = data or seed(SapData())
-        self.page_size = page_size
-        self.username, self.password, self.sap_client = username, password, sap_client
-        self.requests: list[dict] = []  # every request: method, path, query, status
-        self._faults: list[dict] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def service_url(self, service: str) -> str:
-        return f"{self.url}{ROOT}/{service}"
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "SapSimulator":
-        simulator = self
-
-        class Handler(_Handler):
-            sim = simulator
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sap-simulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start() if self._server is None else self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def inject(self, kind: str, *, count: int = 1, after: int = 0, retry_after: int = 1):
-        """Answers `count` requests with a fault, after `after` more requests have succeeded.
-        kind: `rate_limit` (429 with Retry-After and API Management's JSON fault) or `html_503`."""
-        if kind not in ("rate_limit", "html_503"):
-            raise ValueError(kind)
-        with self._lock:
-            self._faults.append({"kind": kind, "count": count, "after": after, "retry_after": retry_after})
-
-    def data_requests(self, entity_set: str | None = None) -> list[dict]:
-        """The requests answered with data (status 200), optionally for one entity set."""
-        return [r for r in self.requests if r["status"] == 200
-                and (entity_set is None or r["path"].endswith("/" + entity_set))]
-
-    def _next_fault(self) -> dict | None:
-        with self._lock:
-            if not self._faults:
-                return None
-            fault = self._faults[0]
-            if fault["after"] > 0:
-                fault["after"] -= 1
-                return None
-            fault["count"] -= 1
-            if fault["count"] <= 0:
-                self._faults.pop(0)
-            return fault
-
-
-class _Handler(BaseHTTPRequestHandler):
-    sim: SapSimulator
+class _Handler(LoopbackHandler):
+    sim: "SapSimulator"
     server_version = "SAP NetWeaver Application Server"
-    sys_version = ""
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # quiet in tests
-        pass
 
     def do_GET(self):
-        parts = urlsplit(self.path)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        parts, query = self._parse()
         record = {"method": "GET", "path": parts.path, "query": query, "status": None}
         self.sim.requests.append(record)
         try:
@@ -449,12 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, body = exc.status, {"Content-Type": "application/json"}, sap_error(exc.code, exc.message)
         record["status"] = status
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self._send(status, headers, payload)
 
     def _answer(self, path: str, query: dict):
         sim = self.sim
@@ -551,6 +467,25 @@ class _Handler(BaseHTTPRequestHandler):
         return entity
 
 
+class SapSimulator(LoopbackSimulator):
+    """The server and its data. `start()` binds a free loopback port; `stop()` shuts it down."""
+
+    handler_class = _Handler
+    thread_name = "sap-simulator"
+    # rate_limit: 429 with Retry-After and API Management's JSON fault; html_503: a web dispatcher's HTML page
+    fault_kinds = ("rate_limit", "html_503")
+
+    def __init__(self, *, data: SapData | None = None, page_size: int = 1000, username: str = USERNAME,
+                 password: str = PASSWORD, sap_client: str = SAP_CLIENT):
+        super().__init__()
+        self.data = data or seed(SapData())
+        self.page_size = page_size
+        self.username, self.password, self.sap_client = username, password, sap_client
+
+    def service_url(self, service: str) -> str:
+        return f"{self.url}{ROOT}/{service}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="A loopback SAP S/4HANA OData V2 simulator.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -564,12 +499,7 @@ def main(argv=None):
     print(f"  connector sap_s4hana: base_url={sim.url} sap_client={sim.sap_client}", flush=True)
     print(f"  credentials: username={sim.username} password={sim.password}", flush=True)
     print(f"  e.g. {sim.service_url('API_PURCHASEORDER_PROCESS_SRV')}/A_PurchaseOrder?$format=json&$top=2", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+    sim.serve_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -126,3 +126,116 @@ class ScriptedServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """The request handler of a `LoopbackSimulator`: HTTP/1.1, quiet, with `sim` set to the
+    simulator it serves (on a subclass made per instance)."""
+
+    sim: "LoopbackSimulator"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # quiet in tests
+        pass
+
+    def _parse(self):
+        """The request's path parts and its query (blank values kept)."""
+        parts = urlsplit(self.path)
+        return parts, dict(parse_qsl(parts.query, keep_blank_values=True))
+
+    def _send(self, status: int, headers: dict, payload: bytes) -> None:
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up
+
+
+class LoopbackSimulator:
+    """The server half of an upstream simulator: a ThreadingHTTPServer on loopback whose handler
+    (`handler_class`, subclassed per instance with `sim` set to the simulator) answers requests,
+    a log of them in `requests`, and a queue of injected faults.
+
+    A subclass sets `handler_class`, `thread_name`, the `fault_kinds` its `inject` accepts and
+    `url_path`, the path its `url` ends with (e.g. an API context root); it calls
+    `super().__init__()` before its own setup."""
+
+    handler_class: type[LoopbackHandler]
+    thread_name = "loopback-simulator"
+    fault_kinds: tuple[str, ...] = ()
+    url_path = ""
+
+    def __init__(self):
+        self.requests: list[dict] = []  # every request: method, path, query, status, ...
+        self._faults: list[dict] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{self.url_path}"
+
+    def start(self, host: str = "127.0.0.1", port: int = 0):
+        handler = type("Handler", (self.handler_class,), {"sim": self})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def serve_until_interrupted(self) -> None:
+        """For running by hand: serves until Ctrl-C, then stops."""
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self):
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def inject(self, kind: str, *, count: int = 1, after: int = 0, retry_after: int = 1) -> None:
+        """Answers `count` requests with a fault of `kind` (one of `fault_kinds`), after `after`
+        more have been answered normally."""
+        if kind not in self.fault_kinds:
+            raise ValueError(kind)
+        with self._lock:
+            self._faults.append({"kind": kind, "count": count, "after": after, "retry_after": retry_after})
+
+    def data_requests(self, name: str | None = None) -> list[dict]:
+        """The GET requests answered with data (status 200), optionally those whose path ends in
+        `/name` (an entity set, an object structure)."""
+        return [r for r in self.requests if r["method"] == "GET" and r["status"] == 200
+                and (name is None or r["path"].endswith("/" + name))]
+
+    def _next_fault(self) -> dict | None:
+        with self._lock:
+            if not self._faults:
+                return None
+            fault = self._faults[0]
+            if fault["after"] > 0:
+                fault["after"] -= 1
+                return None
+            fault["count"] -= 1
+            if fault["count"] <= 0:
+                self._faults.pop(0)
+            return fault
