@@ -23,10 +23,9 @@ stand for empty.
 import re
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from urllib.parse import urljoin, urlsplit
 
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
-from connections.connectors.http import OAuth2ClientCredentials, UpstreamClient
+from connections.connectors.http import OAuth2ClientCredentials, UpstreamClient, same_host_link
 from connections.connectors.parsing import date_out, decimal_number, decimal_string, iso_datetime, iso_out
 
 DEFAULT_API_BASE_URL = "https://api.businesscentral.dynamics.com"
@@ -310,7 +309,7 @@ class BusinessCentralConnector(Connector):
         entity = request.entity
         following = (request.checkpoint or {}).get("next")
         if following:
-            url, params = self._checked_next(following), None
+            url, params = same_host_link(self.api_root, following, system="Business Central"), None
         else:
             url, params = self._url(entity), self._params(entity, request.since)
         body = self._get(entity, url, params)
@@ -338,15 +337,6 @@ class BusinessCentralConnector(Connector):
             # Unquoted: a quoted literal is a type error. Floored to the second, so nothing is missed.
             params["$filter"] = f"lastModifiedDateTime gt {since.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
         return params
-
-    def _checked_next(self, link: str) -> str:
-        """The next link, only on the configured API host: elsewhere it would get the token."""
-        url = urljoin(self.api_root + "/", link)
-        mine, theirs = urlsplit(self.api_root), urlsplit(url)
-        if (theirs.scheme, theirs.netloc.lower()) != (mine.scheme, mine.netloc.lower()):
-            raise UpstreamError("UPSTREAM_INVALID_RESPONSE",
-                                f"Business Central's next-page link points to another host ({theirs.netloc[:100]}).")
-        return url
 
     def _get(self, entity: str, url: str, params: dict | None):
         return self.client.json("GET", url, params=params or None, resource=RESOURCES[entity])

@@ -26,7 +26,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from importlib import metadata
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import httpx
 from django.conf import settings
@@ -70,6 +70,17 @@ def retry_after_parse(value: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
+
+
+def same_host_link(base_url: str, link: str, *, system: str) -> str:
+    """A next-page link made absolute, only if it stays on the configured host: a link elsewhere
+    would carry the connection's credentials to whoever wrote it."""
+    url = urljoin(base_url + "/", link)
+    mine, theirs = urlsplit(base_url), urlsplit(url)
+    if (theirs.scheme, theirs.netloc.lower()) != (mine.scheme, mine.netloc.lower()):
+        raise UpstreamError("UPSTREAM_INVALID_RESPONSE",
+                            f"{system}'s next-page link points to another host ({theirs.netloc[:100]}).")
+    return url
 
 
 class UpstreamClient:

@@ -21,11 +21,10 @@ connection's `timezone`.
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
-from connections.connectors.http import HeaderKeyAuth, UpstreamClient
+from connections.connectors.http import HeaderKeyAuth, UpstreamClient, same_host_link
 from connections.connectors.parsing import decimal_number, decimal_string, iso_datetime, iso_out
 
 DEFAULT_REQUESTS_PER_MINUTE = 300
@@ -224,7 +223,7 @@ class MaximoConnector(Connector):
         entity = request.entity
         following = (request.checkpoint or {}).get("next")
         if following:
-            url, params = self._checked_next(following), None
+            url, params = same_host_link(self.base_url, following, system="Maximo"), None
         else:
             url, params = self._url(entity), self._params(entity, request.since)
         body = self._get(entity, url, params)
@@ -260,15 +259,6 @@ class MaximoConnector(Connector):
         if where:
             params["oslc.where"] = where
         return params
-
-    def _checked_next(self, link: str) -> str:
-        """The next-page link, only on the configured server: one elsewhere would get the API key."""
-        url = urljoin(self.base_url + "/", link)
-        mine, theirs = urlsplit(self.base_url), urlsplit(url)
-        if (theirs.scheme, theirs.netloc.lower()) != (mine.scheme, mine.netloc.lower()):
-            raise UpstreamError("UPSTREAM_INVALID_RESPONSE",
-                                f"Maximo's next-page link points to another host ({theirs.netloc[:100]}).")
-        return url
 
     def _get(self, entity: str, url: str, params: dict | None):
         try:

@@ -15,10 +15,10 @@ re-syncs, placed by their CreationDate). Pages follow SAP's server-side paging (
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from connections.connectors.base import ConfigField, Connector, MappingError, Page, ReadRequest, UpstreamError
-from connections.connectors.http import BasicAuth, UpstreamClient
+from connections.connectors.http import BasicAuth, UpstreamClient, same_host_link
 from connections.connectors.parsing import date_out, decimal_number, decimal_string, decimal_sum, iso_out, odata_date
 
 ODATA_ROOT = "/sap/opu/odata/sap"
@@ -172,7 +172,7 @@ class SapS4HanaConnector(Connector):
         entity = request.entity
         following = (request.checkpoint or {}).get("next")
         if following:
-            url, params = self._checked_next(following), {}
+            url, params = same_host_link(self.base_url, following, system="SAP"), {}
             if self.config.get("sap_client") and "sap-client=" not in urlsplit(url).query:
                 params["sap-client"] = self.config["sap_client"]
         else:
@@ -211,16 +211,6 @@ class SapS4HanaConnector(Connector):
         if self.config.get("sap_client"):
             params["sap-client"] = self.config["sap_client"]
         return params
-
-    def _checked_next(self, link: str) -> str:
-        """The next link, only on the configured system: a __next elsewhere would send the
-        credentials to another host."""
-        url = urljoin(self.base_url + "/", link)
-        mine, theirs = urlsplit(self.base_url), urlsplit(url)
-        if (theirs.scheme, theirs.netloc.lower()) != (mine.scheme, mine.netloc.lower()):
-            raise UpstreamError("UPSTREAM_INVALID_RESPONSE",
-                                f"SAP's next-page link points to another host ({theirs.netloc[:100]}).")
-        return url
 
     def _get(self, entity: str, url: str, params: dict):
         return self.client.json("GET", url, params=params or None, resource=RESOURCES[entity][1])
