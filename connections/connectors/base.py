@@ -145,9 +145,23 @@ class Connector:
                 "entities": list(cls.entities), "config_fields": [f.as_dict() for f in cls.config_fields],
                 "credential_fields": [f.as_dict() for f in cls.credential_fields]}
 
+    # The entity whose one-row probe check() reads; None: the connector overrides check().
+    check_entity: ClassVar[str | None] = None
+
     def check(self) -> None:
-        """Verifies the credentials with one cheap upstream call; raises UpstreamError."""
-        raise NotImplementedError
+        """Verifies the credentials with one cheap upstream call; raises UpstreamError.
+
+        By default a probe of `check_entity`: only an authentication failure (or an unreachable
+        system) fails the check. A user without rights to that one entity (403), or an API not
+        activated on this system (404), is the per-entity probe's business, not bad credentials.
+        """
+        if self.check_entity is None:
+            raise NotImplementedError
+        try:
+            self.probe(self.check_entity)
+        except UpstreamError as exc:
+            if exc.code not in ("UPSTREAM_PERMISSION_DENIED", "UPSTREAM_NOT_FOUND"):
+                raise
 
     def check_details(self) -> dict:
         """What the last check() found that helps fill in the form, shown with a passing connection

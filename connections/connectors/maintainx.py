@@ -180,6 +180,7 @@ class _TokenBudget(RequestBudget):
 
 class MaintainXConnector(Connector):
     key = "maintainx"
+    check_entity = "work_orders"
     name = "MaintainX"
     category = "cmms"
     description = ("Work orders, assets, parts, vendors, locations and purchase orders through MaintainX's public "
@@ -245,15 +246,6 @@ class MaintainXConnector(Connector):
 
     def filters_changed_since(self, entity: str) -> bool:
         return RESOURCES[entity][3]
-
-    def check(self) -> None:
-        # The key is right unless MaintainX answers 401 (or 400 for a missing organization): a
-        # key that may not read one list (403) is the per-entity probe's business.
-        try:
-            self.probe("work_orders")
-        except UpstreamError as exc:
-            if exc.code not in ("UPSTREAM_PERMISSION_DENIED", "UPSTREAM_NOT_FOUND"):
-                raise
 
     def probe(self, entity: str) -> None:
         path, key, _, _, _, _ = RESOURCES[entity]

@@ -125,6 +125,7 @@ def _quantity(value, name: str) -> str | None:
 
 class MaximoConnector(Connector):
     key = "maximo"
+    check_entity = "work_orders"
     name = "IBM Maximo"
     category = "eam"
     description = ("Work orders, assets, purchase orders, inventory, locations and vendors through Maximo's "
@@ -201,15 +202,6 @@ class MaximoConnector(Connector):
 
     def filters_changed_since(self, entity: str) -> bool:
         return RESOURCES[entity][2]
-
-    def check(self) -> None:
-        # A wrong key fails whatever is read; a user without access to one object structure (403)
-        # or a structure missing on this server (404) is the per-entity probe's business.
-        try:
-            self.probe("work_orders")
-        except UpstreamError as exc:
-            if exc.code not in ("UPSTREAM_PERMISSION_DENIED", "UPSTREAM_NOT_FOUND"):
-                raise
 
     def probe(self, entity: str) -> None:
         structure, keys, _, _, _ = RESOURCES[entity]

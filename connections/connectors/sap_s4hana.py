@@ -106,6 +106,7 @@ def sap_error_message(response) -> str | None:
 
 class SapS4HanaConnector(Connector):
     key = "sap_s4hana"
+    check_entity = "purchase_orders"
     name = "SAP S/4HANA"
     category = "erp"
     description = ("Purchase orders, suppliers, equipment and maintenance orders through SAP S/4HANA's OData V2 "
@@ -155,15 +156,6 @@ class SapS4HanaConnector(Connector):
 
     def filters_changed_since(self, entity: str) -> bool:
         return RESOURCES[entity][3] is not None
-
-    def check(self) -> None:
-        # Credentials are right unless SAP answers 401: a user without rights to one API (403)
-        # or a service not activated (404) is the per-entity probe's business.
-        try:
-            self.probe("purchase_orders")
-        except UpstreamError as exc:
-            if exc.code not in ("UPSTREAM_PERMISSION_DENIED", "UPSTREAM_NOT_FOUND"):
-                raise
 
     def probe(self, entity: str) -> None:
         self._get(entity, self._url(entity), {"$top": "1", **self._params(entity, None, top=True)})
