@@ -20,6 +20,13 @@ class Trigger(models.TextChoices):
     RETRY = "retry"
 
 
+class Priority(models.IntegerChoices):
+    # Someone is waiting on a manual run (dashboard, API, CLI, a retry pressed by hand); nobody
+    # is waiting on a scheduled one, or on an automatic retry of one.
+    SCHEDULED = 0, "scheduled"
+    MANUAL = 10, "manual"
+
+
 class SyncState(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sync_states")
     entity = models.CharField(max_length=50)
@@ -67,6 +74,9 @@ class SyncRun(models.Model):
     requested_by = models.CharField(max_length=200, blank=True)
     request_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    # Higher goes first; a running run gives its worker to a waiting run of higher priority
+    # between pages (docs/architecture.md, "Priority and fair shares").
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.SCHEDULED)
     resumed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -98,6 +108,13 @@ class SyncRun(models.Model):
     # Retry-After too long to sleep through); wait_reason says why, for people.
     not_before = models.DateTimeField(null=True, blank=True)
     wait_reason = models.CharField(max_length=200, blank=True)
+    # When the run last joined the queue (created, yielded, requeued): runs of one priority
+    # start in this order, so a run that yielded goes behind the ones it yielded to.
+    ready_at = models.DateTimeField(default=timezone.now)
+    # When its worker took it this time: how long it has held the slot, for fair shares.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # How many times it gave its worker to other work and went on later from its checkpoint.
+    yields = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-queued_at"]
@@ -112,6 +129,10 @@ class SyncRun(models.Model):
             models.Index(fields=["connection", "-queued_at"], name="syncrun_connection_queued_idx"),
             models.Index(fields=["status", "heartbeat_at"], name="syncrun_status_heartbeat_idx"),
             models.Index(fields=["-queued_at"], name="syncrun_queued_idx"),
+            # The dispatcher's order among queued runs, and the per-connection count of running ones.
+            models.Index(fields=["-priority", "ready_at"], condition=Q(status="queued"),
+                         name="syncrun_dispatch_order_idx"),
+            models.Index(fields=["connection"], condition=Q(status="running"), name="syncrun_running_idx"),
         ]
 
     def __str__(self):
@@ -218,6 +239,10 @@ class WorkerHeartbeat(models.Model):
 
     hostname = models.CharField(max_length=200, primary_key=True)
     seen_at = models.DateTimeField()
+    # Written by the worker itself (its pool size, and the tasks it is running); null on the rows
+    # the beat-scheduled task writes.
+    concurrency = models.PositiveSmallIntegerField(null=True, blank=True)
+    busy = models.PositiveSmallIntegerField(null=True, blank=True)
 
     def __str__(self):
         return f"{self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -194,6 +194,18 @@ SYNC_MAX_SLEEP_SECONDS = env.float("SYNC_MAX_SLEEP_SECONDS", default=60.0)
 # BASE, 2 x BASE, 4 x BASE ... seconds; then it stays failed, with its incident.
 SYNC_AUTO_RETRIES = env.int("SYNC_AUTO_RETRIES", default=5)
 SYNC_AUTO_RETRY_BASE_SECONDS = env.float("SYNC_AUTO_RETRY_BASE_SECONDS", default=30.0)
+# Priority and fair shares (docs/architecture.md, "Priority and fair shares"): at most this many
+# runs of one connection at once, so one customer cannot take every worker nor its ERP see more
+# parallel readers than this.
+SYNC_MAX_RUNS_PER_CONNECTION = env.int("SYNC_MAX_RUNS_PER_CONNECTION", default=2)
+# A queued run of higher priority that no free worker took within this many seconds makes a
+# lower-priority run give its worker back after its current page.
+SYNC_YIELD_AFTER_SECONDS = env.float("SYNC_YIELD_AFTER_SECONDS", default=2.0)
+# A run that has held its worker this long gives it back between pages to a waiting run of
+# another connection (same priority or higher), and goes on later from its checkpoint.
+SYNC_FAIR_SLICE_SECONDS = env.float("SYNC_FAIR_SLICE_SECONDS", default=60.0)
+# The oldest queued run older than this turns the overview's queue red and fails /healthz.
+SYNC_QUEUE_ALERT_SECONDS = env.int("SYNC_QUEUE_ALERT_SECONDS", default=300)
 HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=60)
 # Shows /healthz's details (which check failed and why) to a monitor that sends it; empty: staff only.
 HEALTH_TOKEN = env("HEALTH_TOKEN", default="")
