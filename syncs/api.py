@@ -178,6 +178,7 @@ for _entity in ENTITIES:
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 ModeName = Literal["incremental", "full"]
 TriggerName = Literal["schedule", "dashboard", "api", "cli", "retry"]
+RunPriority = Literal["manual", "scheduled"]
 
 
 class RunCounts(Schema):
@@ -196,8 +197,10 @@ class RunError(Schema):
 
 
 class RunWaiting(Schema):
-    reason: str = Field(description='Why the queued run is held back, e.g. "rate limited".')
-    until: datetime = Field(description="It starts (or goes on from its checkpoint) at this time.")
+    reason: str = Field(description='Why the queued run is held back, e.g. "rate limited", or "waiting for a '
+                                    'slot on this connection" (SYNC_MAX_RUNS_PER_CONNECTION runs of it are running).')
+    until: datetime | None = Field(description="It starts (or goes on from its checkpoint) at this time; null "
+                                               "while it waits for a slot.")
 
 
 class RunOut(Schema):
@@ -223,7 +226,13 @@ class RunOut(Schema):
     resumed_from: UUID | None
     attempt: int = Field(description="1, or n+1 for the automatic retry of a run that failed on try n "
                                      "(at most SYNC_AUTO_RETRIES retries).")
-    waiting: RunWaiting | None = Field(description="Set while a queued run waits for a time before it starts.")
+    priority: RunPriority = Field(description="manual runs (dashboard, API, CLI, a retry by hand) start ahead of "
+                                              "scheduled ones, and a scheduled run gives its worker to a waiting "
+                                              "manual run between pages.")
+    yields: int = Field(description="Times the run gave its worker to waiting work between pages and went on "
+                                    "later from its checkpoint, its counts intact.")
+    waiting: RunWaiting | None = Field(description="Set while a queued run waits for a time, or for a slot on its "
+                                                   "connection, before it starts.")
     cancel_requested: bool
     error: RunError | None
 

@@ -7,6 +7,7 @@ advances only on success; a run that dies is resumed from its checkpoint by a la
 
 import logging
 import sys
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -14,21 +15,22 @@ from datetime import UTC, datetime, timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from connections.connectors.base import Page, ReadRequest, UpstreamError
 from connections.connectors.registry import connector_for
 from core.errors import CatalogError
-from syncs import outcomes
+from syncs import dispatch, outcomes
 from syncs.models import Mode, Record, SyncRun, SyncState
 from syncs.reading import PageReader, ReadPage, RetryNote, UpstreamWait
-from syncs.runs import RunLost, run_note
+from syncs.runs import RunLost, run_message_send, run_note
 from syncs.writers import InitialLoadCollision, PageResult, PreparedPage, record_id, rows_prepare, writer_for_database
 
 log = logging.getLogger(__name__)
 
 
+YIELD_CHECK_SECONDS = 1.0
 SAMPLE_LIMIT = 5  # failed records kept in a run's details, with their ids and reasons
 
 
@@ -36,37 +38,66 @@ class RunCancelled(Exception):
     pass
 
 
-def run_claim(*, run_id) -> tuple[SyncRun, uuid.UUID] | None:
-    """Moves a queued run to running under a new lease; None if another worker has it, it is no
-    longer queued, or it must wait longer (a message that came early is dropped: the reaper
-    sends it again once the run is due and still queued).
+class RunYield(Exception):
+    """The run gives its worker to waiting work after this page, and goes on later."""
 
-    The conditional UPDATE is the lock: of two deliveries of the same message, one wins.
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def run_claim(*, run_id) -> tuple[SyncRun, uuid.UUID] | None:
+    """Moves `run_id`, or a waiting run of higher priority (dispatch.run_pick), to running under a
+    new lease; None if `run_id` cannot start now (taken already, not yet due, or its connection
+    has every slot busy: a run ending there sends it a message again, and the reaper resends what
+    was lost).
+
+    Claims take turns (dispatch.claims_serialize), so a connection's cap holds; the conditional
+    UPDATE still guards the run itself.
     """
     now, lease = timezone.now(), uuid.uuid4()
-    claimed = SyncRun.objects.filter(Q(not_before__isnull=True) | Q(not_before__lte=now), pk=run_id,
-                                     status=SyncRun.Status.QUEUED, cancel_requested=False).update(
-        status=SyncRun.Status.RUNNING, heartbeat_at=now, lease=lease, not_before=None, wait_reason="")
+    with transaction.atomic():
+        dispatch.claims_serialize()
+        picked = dispatch.run_pick(hint=run_id, now=now)
+        claimed = picked is not None and SyncRun.objects.filter(pk=picked, status=SyncRun.Status.QUEUED).update(
+            status=SyncRun.Status.RUNNING, heartbeat_at=now, claimed_at=now, lease=lease, not_before=None,
+            wait_reason="")
     if not claimed:
         outcomes.run_cancel_if_requested(run_id=run_id)
         return None
-    run = SyncRun.objects.select_related("connection__customer").get(pk=run_id)
+    if picked != run_id:
+        # This message went to a run of higher priority; the named run still waits for one.
+        run_message_send(run_id=run_id)
+    run = SyncRun.objects.select_related("connection__customer").get(pk=picked)
     if run.started_at is None:
         run.started_at = now
         SyncRun.objects.filter(pk=run.pk).update(started_at=now)
+    elif run.checkpoint:
+        run_note(run=run, event="resumed", pages=run.pages, fetched=run.fetched)
     return run, lease
 
 
 def run_execute(*, run_id) -> SyncRun | None:
+    """Runs the best ready run (not always `run_id`: see run_claim); returns it, or None if none."""
     claim = run_claim(run_id=run_id)
     if claim is None:
         return None
     run, lease = claim
+    try:
+        return _execute_claimed(run, lease)
+    finally:
+        # Runs of this connection held back by its cap need a message to start now a slot is free.
+        outcomes.connection_next_dispatch(connection_id=run.connection_id)
+
+
+def _execute_claimed(run: SyncRun, lease: uuid.UUID) -> SyncRun:
     log.info("sync run %s started: %s %s %s", run.id, run.connection_id, run.entity, run.mode)
     try:
         RunExecution(run, lease=lease).execute()
     except RunCancelled:
         outcomes.run_finish_cancelled(run=run)
+    except RunYield as yielded:
+        _requeue(run, lease, reason=yielded.reason, yielded=True)
     except RunLost:
         log.warning("sync run %s was taken from this worker (stalled?); its last page was rolled back", run.id)
     except SoftTimeLimitExceeded:
@@ -104,6 +135,7 @@ class RunExecution:
         self.connection = run.connection
         self.connector = connector_for(self.connection)
         self.writer = writer_for_database()
+        self.next_yield_check = 0.0
         self.full = run.mode == Mode.FULL
         # An upstream that cannot filter by changed-since is read whole on every run; hashes keep
         # unchanged rows unchanged, and the run may detect deletions like a full one
@@ -152,6 +184,19 @@ class RunExecution:
                         self.rate_limited_note()
                     continue
                 self.write_page(item)
+                if item.next_checkpoint is not None:
+                    self.yield_if_waited_for()
+
+    def yield_if_waited_for(self) -> None:
+        """Between pages: give the worker back if waiting work should have it (at most one
+        look a second, so a run of small fast pages does not spend its time asking)."""
+        now = time.monotonic()
+        if now < self.next_yield_check:
+            return
+        self.next_yield_check = now + YIELD_CHECK_SECONDS
+        reason = dispatch.yield_reason(run=self.run, now=timezone.now())
+        if reason:
+            raise RunYield(reason)
 
     def rate_limited_note(self) -> None:
         """Counts a 429 in the run's details at once, so a run that fails or is requeued keeps it."""

@@ -6,7 +6,6 @@ here, above connections and webhooks, rather than in the connections app reachin
 (docs/architecture.md, "Where things live"). The checks they rely on are in connections/services.py.
 """
 
-from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,6 +23,7 @@ from connections.services import (
 )
 from core.audit import Actor, audit_record
 from syncs.connection_status import connection_set_status
+from syncs.dispatch import next_due_after
 from syncs.models import Mode, SyncRun, SyncState
 from syncs.services import sync_run_cancel, sync_trigger
 
@@ -59,7 +59,8 @@ def _connection_save(*, customer: Customer, connector: str, name: str, config: d
         status_reason="credentials verified" if verified else "created; credentials not yet verified",
         status_changed_at=timezone.now())
     token = connection_token_issue(connection=connection)
-    next_due = timezone.now() + timedelta(minutes=sync_interval_minutes)
+    next_due = next_due_after(connection_id=connection.pk, interval_minutes=sync_interval_minutes,
+                              after=timezone.now())
     SyncState.objects.bulk_create([SyncState(connection=connection, entity=e, next_due_at=next_due) for e in entities])
     audit_record(actor=actor, action="connection.created", target=connection, connection=connection,
                  details={"connector": connector, "token_prefix": connection.token_prefix})

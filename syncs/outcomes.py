@@ -6,12 +6,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connections.models import Connection
 from core.errors import CatalogError
 from syncs import incidents
 from syncs.connection_status import connection_set_status
+from syncs.dispatch import next_due_after, runs_ready
 from syncs.models import Mode, Record, SyncRun, SyncState, Trigger
 from syncs.runs import AUTO_RETRY_WAIT, RunLost, run_create, run_enqueue, run_note
 from syncs.selectors import sync_run_payload
@@ -22,15 +24,29 @@ from webhooks.services import event_emit
 RETRYABLE_CONNECTION_STATUSES = (Connection.Status.ACTIVE, Connection.Status.PENDING, Connection.Status.UNREACHABLE)
 
 def run_requeue(*, run: SyncRun, lease, reason: str, not_before: datetime | None = None,
-                wait_reason: str = "") -> None:
+                wait_reason: str = "", yielded: bool = False) -> None:
     """Gives the worker back and queues the same run again, to go on from its checkpoint (at
-    `not_before` if given). Only the worker holding the run's lease can do it."""
+    `not_before` if given), behind the runs already waiting. Only the worker holding the run's
+    lease can do it. `yielded`: it gave way to waiting work (dispatch.yield_reason)."""
+    now = timezone.now()
     with transaction.atomic():
         if not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, lease=lease).update(
-                status=SyncRun.Status.QUEUED, lease=None, not_before=not_before, wait_reason=wait_reason):
+                status=SyncRun.Status.QUEUED, lease=None, not_before=not_before, wait_reason=wait_reason,
+                ready_at=now, yields=F("yields") + int(yielded)):
             raise RunLost()
-        run.status, run.not_before, run.wait_reason = SyncRun.Status.QUEUED, not_before, wait_reason
-        run_note(run=run, event="requeued", reason=reason, until=not_before.isoformat() if not_before else None)
+        run.status, run.not_before, run.wait_reason, run.ready_at = SyncRun.Status.QUEUED, not_before, wait_reason, now
+        run.yields += int(yielded)
+        run_note(run=run, event="yielded" if yielded else "requeued", reason=reason,
+                 until=not_before.isoformat() if not_before else None)
+        run_enqueue(run=run)
+
+
+def connection_next_dispatch(*, connection_id) -> None:
+    """After a run of this connection ends or yields: a message for its next ready run, which its
+    cap may have held back while every message went by (dispatch.run_pick)."""
+    waiting = runs_ready(now=timezone.now()).filter(connection_id=connection_id).order_by("-priority", "ready_at")
+    run = waiting.first()
+    if run is not None:
         run_enqueue(run=run)
 
 
@@ -96,7 +112,8 @@ def _state_after_success(*, run: SyncRun, cursor_to: dict | None, now) -> None:
     state.cursor = cursor_to
     state.last_success_at = state.last_attempt_at = now
     state.consecutive_failures = 0
-    state.next_due_at = now + timedelta(minutes=run.connection.sync_interval_minutes)
+    state.next_due_at = next_due_after(connection_id=run.connection_id,
+                                       interval_minutes=run.connection.sync_interval_minutes, after=now)
     state.record_count = Record.objects.filter(connection_id=run.connection_id, entity=run.entity,
                                                deleted_at__isnull=True).count()
     state.last_run, state.last_error_code, state.last_error_message = run, "", ""
@@ -157,7 +174,8 @@ def _retry_schedule(*, run: SyncRun, error: CatalogError, now) -> SyncRun | None
         delay = max(delay, error.retry_after)
     retry, created = run_create(
         connection=connection, entity=run.entity, mode=run.mode, trigger=Trigger.RETRY, requested_by="auto-retry",
-        request_id=run.request_id, attempt=run.attempt + 1, not_before=now + timedelta(seconds=delay),
+        request_id=run.request_id, priority=run.priority, attempt=run.attempt + 1,
+        not_before=now + timedelta(seconds=delay),
         wait_reason=f"{AUTO_RETRY_WAIT} {run.attempt} of {settings.SYNC_AUTO_RETRIES} after {error.code}")
     if not created:
         return None

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from config.celery import task_send
 from core.errors import CATALOGUE
-from syncs.models import SyncRun, SyncState
+from syncs.models import Priority, SyncRun, SyncState, Trigger
 from syncs.selectors import sync_run_active
 
 TIMELINE_LIMIT = 60
@@ -30,24 +30,33 @@ def run_note(*, run: SyncRun, event: str, **fields) -> None:
 
 
 def run_enqueue(*, run: SyncRun) -> None:
-    run_id = str(run.pk)
     countdown = None
     if run.not_before:
         countdown = max(0.0, (run.not_before - timezone.now()).total_seconds())
+    run_message_send(run_id=run.pk, countdown=countdown)
+
+
+def run_message_send(*, run_id, countdown: float | None = None) -> None:
     # Not robust on purpose: a caller whose broker is down hears of it (the API answers 503).
     # The run is already saved as queued, so nothing is lost: the reaper sends its message again
     # after SYNC_QUEUED_RESEND_SECONDS, and a retried trigger gets the same run back.
-    transaction.on_commit(lambda: task_send("syncs.tasks.sync_run_execute_task", args=[run_id], countdown=countdown))
+    args = [str(run_id)]
+    transaction.on_commit(lambda: task_send("syncs.tasks.sync_run_execute_task", args=args, countdown=countdown))
 
 
 def run_create(*, connection, entity: str, mode: str, trigger: str, requested_by: str = "", request_id: str = "",
-               attempt: int = 1, not_before: datetime | None = None, wait_reason: str = "") -> tuple[SyncRun, bool]:
-    """Queues a run, or returns the active run of that (connection, entity) and False."""
+               attempt: int = 1, not_before: datetime | None = None, wait_reason: str = "",
+               priority: int | None = None) -> tuple[SyncRun, bool]:
+    """Queues a run, or returns the active run of that (connection, entity) and False.
+    `priority`: by default manual for every trigger but the schedule."""
     existing = sync_run_active(connection=connection, entity=entity)
     if existing:
         return existing, False
+    if priority is None:
+        priority = Priority.SCHEDULED if trigger == Trigger.SCHEDULE else Priority.MANUAL
     run = SyncRun(connection=connection, entity=entity, mode=mode, trigger=trigger, requested_by=requested_by,
-                  request_id=request_id, attempt=attempt, not_before=not_before, wait_reason=wait_reason)
+                  request_id=request_id, attempt=attempt, not_before=not_before, wait_reason=wait_reason,
+                  priority=priority)
     _resume_from_failed(run=run)
     try:
         with transaction.atomic():
@@ -58,7 +67,8 @@ def run_create(*, connection, entity: str, mode: str, trigger: str, requested_by
         if existing is None:
             raise
         return existing, False
-    run_note(run=run, event="queued", trigger=trigger, requested_by=requested_by, attempt=attempt,
+    run_note(run=run, event="queued", trigger=trigger, priority=run.get_priority_display(), requested_by=requested_by,
+             attempt=attempt,
              resumed_from=str(run.resumed_from_id) if run.resumed_from_id else None,
              not_before=not_before.isoformat() if not_before else None)
     run_enqueue(run=run)

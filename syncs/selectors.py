@@ -2,6 +2,7 @@
 
 from django.db.models import QuerySet
 
+from syncs.dispatch import SLOT_WAIT, run_slot_waiting
 from syncs.models import Incident, Record, SyncRun, SyncState
 
 
@@ -21,13 +22,18 @@ def sync_run_payload(run: SyncRun) -> dict:
         "pages": run.pages, "total_records": run.total_records, "percent_done": run.percent_done,
         "counts": run.counts, "cursor_from": run.cursor_from, "cursor_to": run.cursor_to,
         "resumed_from": str(run.resumed_from_id) if run.resumed_from_id else None, "attempt": run.attempt,
-        "waiting": _waiting(run), "error": error,
+        "priority": run.get_priority_display(), "yields": run.yields, "waiting": run_waiting(run), "error": error,
     }
 
 
-def _waiting(run: SyncRun) -> dict | None:
+def run_waiting(run: SyncRun) -> dict | None:
+    """What a queued run waits for: a time (a backoff, a Retry-After), or a slot on its connection."""
     waiting = run.waiting
-    return {"reason": waiting["reason"], "until": _iso(waiting["until"])} if waiting else None
+    if waiting:
+        return {"reason": waiting["reason"], "until": _iso(waiting["until"])}
+    if run_slot_waiting(run):
+        return {"reason": SLOT_WAIT, "until": None}
+    return None
 
 
 def incident_payload(incident: Incident) -> dict:

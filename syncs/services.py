@@ -8,13 +8,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.celery import queue_depth
 from connections.connectors.registry import connector_class
 from connections.models import Connection
 from core.audit import Actor, audit_record
 from core.errors import CATALOGUE, CatalogError
 from syncs import outcomes
-from syncs.models import Mode, SyncRun, SyncState, Trigger
+from syncs.dispatch import connections_at_cap, next_due_after, runs_ready
+from syncs.models import Mode, Priority, SyncRun, SyncState, Trigger
 from syncs.runs import AUTO_RETRY_WAIT, run_create, run_enqueue, run_note
+
+RESEND_LIMIT = 500  # messages resent per reaper pass at most
 
 
 @dataclass
@@ -85,7 +89,17 @@ def _trigger_one(*, connection, entity, mode, trigger, requested_by, request_id)
         _refuse_full_over_incremental(connection=connection, entities=[entity])
     if not created and trigger != Trigger.SCHEDULE:
         _retry_bring_forward(run=run, requested_by=requested_by)
+        _priority_raise(run=run, requested_by=requested_by)
     return TriggeredRun(run=run, created=created)
+
+
+def _priority_raise(*, run: SyncRun, requested_by: str) -> None:
+    """"Sync now" on an entity whose scheduled run is still waiting behind the backlog: someone
+    is waiting on that run now, so it goes ahead like a manual one (and no longer gives way)."""
+    if SyncRun.objects.filter(pk=run.pk, status__in=SyncRun.ACTIVE_STATUSES,
+                              priority__lt=Priority.MANUAL).update(priority=Priority.MANUAL):
+        run.priority = Priority.MANUAL
+        run_note(run=run, event="priority_raised", priority=run.get_priority_display(), requested_by=requested_by)
 
 
 def _retry_bring_forward(*, run: SyncRun, requested_by: str) -> None:
@@ -125,9 +139,9 @@ def syncs_schedule_due(*, limit: int = 500) -> list[TriggeredRun]:
     triggered = []
     for state in due[:limit]:
         connection = state.connection
-        # Provisional: the run's outcome sets the real next time (interval, or backoff).
-        SyncState.objects.filter(pk=state.pk).update(
-            next_due_at=now + timedelta(minutes=connection.sync_interval_minutes))
+        # Provisional: the run's outcome sets the real next time (its slot, or a backoff).
+        SyncState.objects.filter(pk=state.pk).update(next_due_at=next_due_after(
+            connection_id=connection.pk, interval_minutes=connection.sync_interval_minutes, after=now))
         if state.entity in connection.entities:
             triggered += sync_trigger(connection=connection, entities=[state.entity], trigger=Trigger.SCHEDULE,
                                       requested_by="scheduler")
@@ -148,11 +162,27 @@ def syncs_reap() -> dict:
         if failure.failed:
             reaped.append(str(run.pk))
             resumed += [str(failure.retry.pk)] if failure.retry else []
-    resend_cutoff = now - timedelta(seconds=settings.SYNC_QUEUED_RESEND_SECONDS)
-    lost = list(SyncRun.objects.filter(status=SyncRun.Status.QUEUED, queued_at__lt=resend_cutoff).filter(
-        Q(not_before__isnull=True) | Q(not_before__lt=resend_cutoff)).exclude(heartbeat_at__gte=resend_cutoff))
+    return {"reaped": reaped, "resumed": resumed, "resent": [str(pk) for pk in _lost_messages_resend(now=now)]}
+
+
+def _lost_messages_resend(*, now) -> list:
+    """A sync message only says "a run is ready" (syncs/dispatch.py), so what matters is that the
+    broker holds at least as many as there are startable runs. Runs that waited past
+    SYNC_QUEUED_RESEND_SECONDS while the queue holds fewer messages than that (a broker restarted
+    empty, a send that failed after commit) get messages again, the longest waiting first; a long
+    backlog that is merely slow gets none."""
+    cutoff = now - timedelta(seconds=settings.SYNC_QUEUED_RESEND_SECONDS)
+    startable = runs_ready(now=now).exclude(connection_id__in=connections_at_cap())
+    stale = startable.filter(ready_at__lt=cutoff).filter(Q(not_before__isnull=True) | Q(not_before__lt=cutoff))
+    if not stale.exists():
+        return []
+    depth = queue_depth("syncs")
+    if depth is None:
+        return []
+    missing = startable.count() - depth
+    lost = list(stale.order_by("-priority", "ready_at")[:max(0, min(missing, RESEND_LIMIT))])
     for run in lost:
         with transaction.atomic():
-            run_note(run=run, event="resent", reason="not picked up in time; Celery message sent again")
+            run_note(run=run, event="resent", reason="the broker held fewer messages than ready runs; sent again")
             run_enqueue(run=run)
-    return {"reaped": reaped, "resumed": resumed, "resent": [str(r.pk) for r in lost]}
+    return [run.pk for run in lost]

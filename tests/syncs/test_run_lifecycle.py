@@ -16,6 +16,7 @@ from syncs.runs import RunLost
 from syncs.selectors import sync_run_payload
 from syncs.services import sync_trigger, syncs_reap
 from tests.syncs.factories import expected, queued_run, sandbox_connection, stored
+from tests.worker import broker_purge
 
 pytestmark = pytest.mark.django_db
 
@@ -156,8 +157,9 @@ def test_it_resends_a_waiting_run_only_once_its_wait_is_over(settings):
     conn = sandbox_connection(records=10, entities=["vendors"])
     run = queued_run(conn, "vendors")
     long_ago = timezone.now() - timedelta(hours=1)
-    SyncRun.objects.filter(pk=run.pk).update(queued_at=long_ago, heartbeat_at=long_ago,
+    SyncRun.objects.filter(pk=run.pk).update(queued_at=long_ago, ready_at=long_ago, heartbeat_at=long_ago,
                                              not_before=timezone.now() + timedelta(minutes=5))
+    broker_purge()
     assert syncs_reap()["resent"] == []
     SyncRun.objects.filter(pk=run.pk).update(not_before=timezone.now() - timedelta(minutes=5))
     assert syncs_reap()["resent"] == [str(run.pk)]
