@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 
 from connections.connectors.entities import ENTITIES
 from dashboard.selectors.common import KeysetPage, keyset_page
+from syncs.dispatch import SLOT_WAIT, run_slot_waiting
 from syncs.models import Incident, SyncRun, Trigger
 
 # Only the columns a list row shows: the JSON columns (timeline, checkpoint) can be large.
@@ -55,8 +56,10 @@ def run_get(*, run_id) -> SyncRun:
 
 
 def run_related(*, run: SyncRun) -> dict:
-    """The runs it resumed from and that resumed it, and the incidents it counts in: three queries."""
+    """The runs it resumed from and that resumed it, the incidents it counts in, and what a queued
+    run waits for: four queries at most."""
     return {
+        "waiting": run.waiting or ({"reason": SLOT_WAIT, "until": None} if run_slot_waiting(run) else None),
         "resumed_from": (SyncRun.objects.only("id", "status", "queued_at").filter(pk=run.resumed_from_id).first()
                          if run.resumed_from_id else None),
         "resumed_by": list(SyncRun.objects.only("id", "status", "queued_at").filter(resumed_from=run)[:5]),

@@ -93,3 +93,26 @@ def test_it_shows_percent_done_when_the_upstream_reports_a_total(viewer_client, 
     body = viewer_client.get(f"/runs/{counted.pk}/", **(HTMX if htmx else {})).content.decode()
     assert "25 % (30 of 120)" in body
     assert "% (" not in viewer_client.get(f"/runs/{uncounted.pk}/").content.decode()
+
+
+def test_it_says_a_queued_run_waits_for_a_slot_on_its_connection(viewer_client, settings):
+    settings.SYNC_MAX_RUNS_PER_CONNECTION = 2
+    connection = sandbox_connection(entities=["vendors", "assets", "locations"])
+    SyncRun.objects.filter(connection=connection, entity__in=["vendors", "assets"]).update(status="running")
+    third = SyncRun.objects.get(connection=connection, entity="locations")
+    for headers in ({}, HTMX):
+        body = viewer_client.get(f"/runs/{third.pk}/", headers=headers).content.decode()
+        assert "waiting: waiting for a slot on this connection" in body
+        assert " until " not in body.split("waiting for a slot")[1][:40]
+    SyncRun.objects.filter(connection=connection, entity="assets").update(status="succeeded")
+    assert "waiting for a slot" not in viewer_client.get(f"/runs/{third.pk}/").content.decode()
+
+
+def test_it_shows_the_priority_and_how_often_the_run_gave_way(viewer_client):
+    run = runs(idle_connection(), 1)[0]
+    SyncRun.objects.filter(pk=run.pk).update(priority=0, yields=2)
+    body = viewer_client.get(f"/runs/{run.pk}/").content.decode()
+    assert "scheduled · gave its worker to other work 2 times, went on from its checkpoint" in body
+    SyncRun.objects.filter(pk=run.pk).update(priority=10, yields=0)
+    body = viewer_client.get(f"/runs/{run.pk}/", headers=HTMX).content.decode()
+    assert "<dd>manual</dd>" in body and "gave its worker" not in body
