@@ -113,10 +113,12 @@ def own_queue():
 
 def test_it_reads_the_queue_depth_on_the_configured_broker(own_queue):
     name, queue = own_queue
+    never_declared = f"{name}-never"
     assert broker_queue_depths(queues=(name,)) == {name: 0}
     queue.put({"n": 1})
     queue.put({"n": 2})
-    assert broker_queue_depths(queues=(name,)) == {name: 2}
+    # A queue that does not exist first: the probe goes on to count the next one.
+    assert broker_queue_depths(queues=(never_declared, name)) == {never_declared: 0, name: 2}
     queue.clear()
     assert broker_queue_depths(queues=(name,)) == {name: 0}
 
