@@ -45,7 +45,9 @@ def check_broker() -> dict:
 
 
 def check_worker() -> dict:
-    latest = WorkerHeartbeat.objects.order_by("-seen_at").first()
+    # The beat task's rows only (no pool size): a fresh one proves beat and a worker alive, where
+    # the worker's own heartbeat (syncs/worker_heartbeat.py) goes on without beat.
+    latest = WorkerHeartbeat.objects.filter(concurrency__isnull=True).order_by("-seen_at").first()
     if latest is None:
         return {"ok": False, "error": "no worker heartbeat yet: are the worker and beat running?"}
     age = timezone.now() - latest.seen_at

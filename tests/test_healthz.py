@@ -91,6 +91,15 @@ def test_it_hides_the_queue_details_from_an_anonymous_caller(client, settings, f
     assert b"pool-1" not in response.content
 
 
+def test_it_still_needs_the_beat_tasks_heartbeat_when_a_worker_reports_itself(staff_client):
+    WorkerHeartbeat.objects.create(hostname="w1", seen_at=timezone.now() - timezone.timedelta(minutes=10))
+    WorkerHeartbeat.objects.create(hostname="pool-1@plant", seen_at=timezone.now(), concurrency=2, busy=0)
+    response = staff_client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"]["hostname"] == "w1"
+    assert response.json()["checks"]["queue"]["workers"][0]["alive"] is True
+
+
 def test_it_needs_no_login(client):
     assert client.get("/healthz").status_code in (200, 503)
 
