@@ -79,7 +79,9 @@ def machinery_snapshot(*, now: datetime) -> Machinery:
         workers=workers, slots=sum(w.concurrency for w in alive), busy=sum(w.busy for w in alive),
         queue_depths=broker_queue_depths(),
         queued=runs["queued"], waiting_for_slot=runs["waiting_for_slot"], yielded=runs["yielded"],
-        oldest_ready_seconds=None if runs["oldest_ready"] is None else (now - runs["oldest_ready"]).total_seconds(),
+        # Not below 0: a run may join the queue between `now` and the query.
+        oldest_ready_seconds=None if runs["oldest_ready"] is None
+        else max(0.0, (now - runs["oldest_ready"]).total_seconds()),
         alert_seconds=settings.SYNC_QUEUE_ALERT_SECONDS,
     )
 
@@ -97,7 +99,7 @@ def workers_seen(*, now: datetime) -> list[Worker]:
 
 
 def queued_runs_summary(*, now: datetime) -> dict:
-    """In one query over the queued runs (the dispatcher's partial index): how many, how many wait
+    """In one query over the queued runs (found by index on their status): how many, how many wait
     for a slot on their connection, how many yielded, and since when the oldest ready one waits.
 
     Ready: queued, not being cancelled, not held back (not_before null or past) and not waiting for
