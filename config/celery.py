@@ -9,6 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 app = Celery("plantsync")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# By name, so this module (loaded before Django's apps) does not import syncs.
+app.steps["worker"].add("syncs.worker_heartbeat.WorkerHeartbeatStep")
 
 
 @functools.cache

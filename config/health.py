@@ -1,4 +1,8 @@
-"""/healthz: the database, the broker and a worker heartbeat, each checked for real.
+"""/healthz: the database, the broker, a worker heartbeat and the sync queue, each checked for real.
+
+The queue check fails when the oldest ready run has waited past SYNC_QUEUE_ALERT_SECONDS, so
+monitoring catches a dead or starved worker pool; its details are the machinery snapshot
+(docs/architecture.md, "Seeing the machinery").
 
 Anyone may ask whether the stack is up; only a staff session or the monitoring token
 (HEALTH_TOKEN) sees which check failed and why, since the details name the database vendor,
@@ -17,6 +21,7 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from kombu import Connection as BrokerConnection
 
+from syncs.machinery import machinery_snapshot
 from syncs.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -40,7 +45,9 @@ def check_broker() -> dict:
 
 
 def check_worker() -> dict:
-    latest = WorkerHeartbeat.objects.order_by("-seen_at").first()
+    # The beat task's rows only (no pool size): a fresh one proves beat and a worker alive, where
+    # the worker's own heartbeat (syncs/worker_heartbeat.py) goes on without beat.
+    latest = WorkerHeartbeat.objects.filter(concurrency__isnull=True).order_by("-seen_at").first()
     if latest is None:
         return {"ok": False, "error": "no worker heartbeat yet: are the worker and beat running?"}
     age = timezone.now() - latest.seen_at
@@ -51,7 +58,16 @@ def check_worker() -> dict:
     return result
 
 
-CHECKS = {"database": check_database, "broker": check_broker, "worker": check_worker}
+def check_queue() -> dict:
+    snapshot = machinery_snapshot(now=timezone.now())
+    result = {"ok": not snapshot.alert, **snapshot.as_dict()}
+    if snapshot.alert:
+        result["error"] = (f"the oldest ready sync run has waited {snapshot.oldest_ready_seconds:.0f} s, over "
+                           f"SYNC_QUEUE_ALERT_SECONDS ({snapshot.alert_seconds} s): are the workers alive and free?")
+    return result
+
+
+CHECKS = {"database": check_database, "broker": check_broker, "worker": check_worker, "queue": check_queue}
 
 
 def run_checks() -> dict:

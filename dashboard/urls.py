@@ -6,6 +6,7 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
+    path("machinery", overview.overview_machinery, name="overview_machinery"),
     # Connections
     path("connections/", connections.connection_list, name="connections"),
     path("connections/<uuid:connection_id>/", connections.connection_detail, name="connection"),

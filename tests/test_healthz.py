@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from config import health
-from syncs.models import WorkerHeartbeat
+from syncs.models import SyncRun, WorkerHeartbeat
+from tests.syncs.factories import bare_connection, run_row
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +42,62 @@ def test_it_answers_503_without_a_fresh_worker_heartbeat(staff_client):
     response = staff_client.get("/healthz")
     assert response.status_code == 503
     assert "too old" in response.json()["checks"]["worker"]["error"]
+
+
+def queued_for(seconds: float, now) -> SyncRun:
+    return run_row(bare_connection(), "vendors", ready_at=now - timezone.timedelta(seconds=seconds))
+
+
+def test_it_answers_503_when_a_ready_run_waited_past_the_queue_alert(staff_client, settings, fixed_now):
+    settings.SYNC_QUEUE_ALERT_SECONDS = 300
+    WorkerHeartbeat.objects.create(hostname="w1", seen_at=fixed_now)
+    queued_for(301, fixed_now)
+    response = staff_client.get("/healthz")
+    assert response.status_code == 503
+    queue = response.json()["checks"]["queue"]
+    assert (queue["ok"], queue["alert"], queue["queued"]) == (False, True, 1)
+    assert queue["oldest_ready_seconds"] >= 301
+    assert "over SYNC_QUEUE_ALERT_SECONDS (300 s)" in queue["error"]
+    assert response.json()["checks"]["worker"]["ok"] is True
+
+
+def test_it_answers_ok_while_the_oldest_ready_run_waited_less(staff_client, settings, fixed_now):
+    settings.SYNC_QUEUE_ALERT_SECONDS = 300
+    WorkerHeartbeat.objects.create(hostname="w1", seen_at=fixed_now)
+    queued_for(200, fixed_now)
+    response = staff_client.get("/healthz")
+    assert response.status_code == 200, response.json()
+    queue = response.json()["checks"]["queue"]
+    assert queue["ok"] is True and 200 <= queue["oldest_ready_seconds"] < 300 and "error" not in queue
+
+
+def test_it_shows_the_workers_slots_and_queue_depths_in_the_details(staff_client, fixed_now):
+    WorkerHeartbeat.objects.create(hostname="w1", seen_at=fixed_now)
+    WorkerHeartbeat.objects.create(hostname="pool-1@plant", seen_at=fixed_now, concurrency=4, busy=1)
+    run_row(bare_connection(), "vendors", yields=1, ready_at=fixed_now)
+    queue = staff_client.get("/healthz").json()["checks"]["queue"]
+    assert [(w["hostname"], w["alive"], w["concurrency"], w["busy"]) for w in queue["workers"]] == [
+        ("pool-1@plant", True, 4, 1)]
+    assert (queue["slots"], queue["busy"], queue["yielded"], queue["waiting_for_slot"]) == (4, 1, 1, 0)
+    assert set(queue["queue_depths"]) == {"syncs", "webhooks", "celery"}
+
+
+def test_it_hides_the_queue_details_from_an_anonymous_caller(client, settings, fixed_now):
+    settings.SYNC_QUEUE_ALERT_SECONDS = 300
+    WorkerHeartbeat.objects.create(hostname="pool-1@plant", seen_at=fixed_now, concurrency=4, busy=1)
+    queued_for(900, fixed_now)
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (503, {"status": "unavailable"})
+    assert b"pool-1" not in response.content
+
+
+def test_it_still_needs_the_beat_tasks_heartbeat_when_a_worker_reports_itself(staff_client):
+    WorkerHeartbeat.objects.create(hostname="w1", seen_at=timezone.now() - timezone.timedelta(minutes=10))
+    WorkerHeartbeat.objects.create(hostname="pool-1@plant", seen_at=timezone.now(), concurrency=2, busy=0)
+    response = staff_client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"]["hostname"] == "w1"
+    assert response.json()["checks"]["queue"]["workers"][0]["alive"] is True
 
 
 def test_it_needs_no_login(client):

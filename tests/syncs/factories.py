@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 from connections.connectors.registry import connector_for
+from connections.models import Connection, Customer
 from core.audit import Actor
 from syncs.lifecycle import connection_create
 from syncs.models import Record, SyncRun
@@ -21,6 +22,18 @@ def sandbox_connection(*, name: str = "Sandbox", records=40, page_size: int = 10
 
 def queued_run(connection, entity: str) -> SyncRun:
     return SyncRun.objects.get(connection=connection, entity=entity, status=SyncRun.Status.QUEUED)
+
+
+def bare_connection(name: str = "Bare") -> Connection:
+    """A connection with no run at all, for tests that lay out runs by hand (run_row)."""
+    customer = Customer.objects.create(name=f"{name} customer")
+    return Connection.objects.create(customer=customer, connector="sandbox", name=name, status="active",
+                                     config={"seed": 1}, credentials={"api_key": "k"})
+
+
+def run_row(connection, entity: str, *, status: str = SyncRun.Status.QUEUED, **fields) -> SyncRun:
+    """A run row as the dispatcher and the engine leave it (status, ready_at, not_before, yields...)."""
+    return SyncRun.objects.create(connection=connection, entity=entity, status=status, **fields)
 
 
 def stored(connection, entity: str) -> dict[str, dict]:
