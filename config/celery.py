@@ -2,7 +2,6 @@ import functools
 import os
 
 from celery import Celery
-from kombu.exceptions import ChannelError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -27,17 +26,3 @@ def task_send(name: str, *, args: list, countdown: float | None = None) -> None:
     _task_modules_import()
     app.tasks[name].apply_async(args, countdown=countdown)
 
-
-def queue_depth(name: str) -> int | None:
-    """Messages waiting in a broker queue, or None if the broker cannot say now. Kombu's passive
-    declare counts them on Redis and on the filesystem broker alike; a queue no worker has
-    declared yet holds nothing."""
-    try:
-        with app.connection_for_read() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-            try:
-                return conn.default_channel.queue_declare(queue=name, passive=True).message_count
-            except ChannelError:
-                return 0
-    except Exception:  # a broker that is down: not known, and not the caller's failure
-        return None

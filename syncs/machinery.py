@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce, Greatest
 from kombu import Connection as BrokerConnection
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from syncs.dispatch import connections_at_cap
 from syncs.models import SyncRun, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -106,9 +107,7 @@ def queued_runs_summary(*, now: datetime) -> dict:
     a slot; it waits since the later of ready_at and not_before. A run waits for a slot when its
     connection already runs SYNC_MAX_RUNS_PER_CONNECTION runs: no worker may take it, so its wait
     says nothing about the pool."""
-    saturated = (SyncRun.objects.filter(status=SyncRun.Status.RUNNING).values("connection_id")
-                 .annotate(running=Count("id")).filter(running__gte=settings.SYNC_MAX_RUNS_PER_CONNECTION)
-                 .values("connection_id"))
+    saturated = connections_at_cap()
     due = Q(not_before__isnull=True) | Q(not_before__lte=now)
     on_saturated = Q(connection_id__in=saturated)
     waits_since = Greatest("ready_at", Coalesce("not_before", "ready_at"), output_field=DateTimeField())

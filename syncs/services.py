@@ -8,13 +8,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.celery import queue_depth
 from connections.connectors.registry import connector_class
 from connections.models import Connection
 from core.audit import Actor, audit_record
 from core.errors import CATALOGUE, CatalogError
 from syncs import outcomes
 from syncs.dispatch import connections_at_cap, next_due_after, runs_ready
+from syncs.machinery import broker_queue_depths
 from syncs.models import Mode, Priority, SyncRun, SyncState, Trigger
 from syncs.runs import AUTO_RETRY_WAIT, run_create, run_enqueue, run_note
 
@@ -176,7 +176,7 @@ def _lost_messages_resend(*, now) -> list:
     stale = startable.filter(ready_at__lt=cutoff).filter(Q(not_before__isnull=True) | Q(not_before__lt=cutoff))
     if not stale.exists():
         return []
-    depth = queue_depth("syncs")
+    depth = broker_queue_depths(queues=("syncs",))["syncs"]
     if depth is None:
         return []
     missing = startable.count() - depth

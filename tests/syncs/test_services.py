@@ -3,11 +3,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.celery import queue_depth
 from core.errors import CatalogError
 from core.models import AuditEvent
 from syncs.engine import run_execute
 from syncs.lifecycle import connection_pause, connection_resume
+from syncs.machinery import broker_queue_depths
 from syncs.models import SyncRun, SyncState
 from syncs.services import sync_run_cancel, sync_trigger, syncs_reap, syncs_schedule_due
 from tests.syncs.factories import TEST_ACTOR, queued_run, sandbox_connection
@@ -134,7 +134,7 @@ def test_it_resends_a_queued_run_whose_message_was_lost(settings, django_capture
     broker_purge()  # the broker lost its message (and any other test's)
     with django_capture_on_commit_callbacks(execute=True):
         assert syncs_reap()["resent"] == [str(run.pk)]
-    assert queue_depth("syncs") == 1
+    assert broker_queue_depths(queues=("syncs",)) == {"syncs": 1}
     with django_capture_on_commit_callbacks(execute=True):
         assert syncs_reap()["resent"] == [], "the broker holds a message for every ready run again"
     broker_purge()
