@@ -35,7 +35,7 @@ class Command(BaseCommand):
         if report.cascaded:
             text += ", with " + ", ".join(f"{n} {name}" for name, n in report.cascaded.items())
         if dry_run and report.older is not None:
-            kept = "; ".join(f"{name}: {n}" for name, n in report.kept.items())
-            text += f"; {report.older} past the limit, {report.recent} within it"
-            text += f"; kept past the limit: {kept}" if kept else ""
+            text += f"\n  past the limit: {report.older}, within it: {report.recent}"
+            if report.kept:
+                text += "\n  kept past the limit: " + ", ".join(f"{name} {n}" for name, n in report.kept.items())
         return text
