@@ -8,7 +8,7 @@ the workers, the API and the dashboard go on between batches.
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -64,37 +64,57 @@ def cutoff_for(days: int) -> datetime:
     return timezone.now() - timedelta(days=days)
 
 
-def prunable(older: QuerySet, rules: list[Rule]) -> QuerySet:
+def prunable(older: QuerySet, rules: Sequence[Rule]) -> QuerySet:
     for rule in rules:
         older = older.exclude(rule.keeps)
     return older
 
 
-def batches_delete(*, candidates: QuerySet, batch_size: int, budget: Budget) -> tuple[Counter, bool]:
-    """Deletes the rows of `candidates`, `batch_size` at a time, until none is left (True) or the
-    budget is spent (False); returns the rows deleted per model label, cascades included.
+def _after(order: str, key: tuple) -> Q:
+    """Rows past `key` (the last (order value, pk) of the previous window) in (order, pk) order."""
+    if order == "pk":
+        return Q(pk__gt=key[1])
+    return Q(**{f"{order}__gt": key[0]}) | Q(**{order: key[0], "pk__gt": key[1]})
 
-    The batch is chosen inside its transaction with the candidates' conditions, and on
-    PostgreSQL locked as it is chosen (SKIP LOCKED: a row another transaction is changing waits
-    for the next prune), so a row that stopped qualifying meanwhile (a delivery resent) is never
-    deleted. Related rows go with Django's own on_delete rules (SET_NULL, CASCADE).
+
+def batches_delete(*, rows: QuerySet, rules: Sequence[Rule] = (), order: str = "pk", batch_size: int,
+                   budget: Budget) -> tuple[Counter, bool]:
+    """Deletes the rows of `rows` that no rule keeps, until none is left (True) or the budget is
+    spent (False); returns the rows deleted per model label, cascades included.
+
+    It walks `rows` oldest first by `order` (a field an index serves, e.g. queued_at) in windows
+    of `batch_size`, so each batch evaluates the rules for its own window only, never for every
+    old row; rows a rule keeps are stepped over. Each window is then deleted in a short
+    transaction of its own: its rows are chosen again there with every condition, and on
+    PostgreSQL locked as they are chosen (SKIP LOCKED: a row another transaction is changing
+    waits for the next prune), so a row that stopped qualifying meanwhile (a delivery resent) is
+    never deleted. Related rows follow Django's on_delete rules (SET_NULL, CASCADE).
     """
     deleted: Counter = Counter()
-    model = candidates.model
+    model, key = rows.model, None
     while not budget.spent():
+        window = rows.order_by(order, "pk") if order != "pk" else rows.order_by("pk")
+        if key is not None:
+            window = window.filter(_after(order, key))
+        keys = list(window.values_list(order, "pk")[:batch_size])
+        if not keys:
+            return deleted, True
+        key = keys[-1]
         with transaction.atomic():
-            ids = list(candidates.select_for_update(skip_locked=True).values_list("pk", flat=True)[:batch_size])
+            chosen = prunable(rows.filter(pk__in=[pk for _, pk in keys]), rules).order_by()
+            ids = list(chosen.select_for_update(skip_locked=True).values_list("pk", flat=True))
             if ids:
                 # Only the keys: the collector needs nothing else, and runs carry large JSON.
                 deleted.update(model._base_manager.filter(pk__in=ids).only("pk").delete()[1])
-        if len(ids) < batch_size:
+        if len(keys) < batch_size:
             return deleted, True
     return deleted, False
 
 
-def rows_prune(*, kind: str, days: int, older: QuerySet, rules: list[Rule], dry_run: bool, batch_size: int,
-               budget: Budget, cascades: dict[str, Callable[[QuerySet], QuerySet]] | None = None) -> PruneReport:
-    """Prunes (or with `dry_run` counts) the rows of `older` that no rule keeps.
+def rows_prune(*, kind: str, days: int, older: QuerySet, order: str, rules: list[Rule], dry_run: bool,
+               batch_size: int, budget: Budget,
+               cascades: dict[str, Callable[[QuerySet], QuerySet]] | None = None) -> PruneReport:
+    """Prunes (or with `dry_run` counts) the rows of `older` that no rule keeps, walking them by `order`.
 
     `cascades` gives, for the dry run, other models' rows that would go with the candidates:
     by plural name, a function from the candidates to those rows (a delivery's attempts).
@@ -112,7 +132,7 @@ def rows_prune(*, kind: str, days: int, older: QuerySet, rules: list[Rule], dry_
         for name, rows in (cascades or {}).items():
             report.cascaded[name] = rows(candidates).count()
         return report
-    counts, report.done = batches_delete(candidates=candidates, batch_size=batch_size, budget=budget)
+    counts, report.done = batches_delete(rows=older, rules=rules, order=order, batch_size=batch_size, budget=budget)
     label = older.model._meta.label
     report.deleted = counts.pop(label, 0)
     report.cascaded.update({str(apps.get_model(name)._meta.verbose_name_plural): n for name, n in counts.items() if n})
@@ -123,4 +143,4 @@ def audit_prune(*, dry_run: bool, batch_size: int, budget: Budget) -> PruneRepor
     """Audit rows older than RETENTION_AUDIT_DAYS; nothing else keeps them."""
     days = settings.RETENTION_AUDIT_DAYS
     return rows_prune(kind="audit events", days=days, older=AuditEvent.objects.filter(at__lt=cutoff_for(days)),
-                      rules=[], dry_run=dry_run, batch_size=batch_size, budget=budget)
+                      order="at", rules=[], dry_run=dry_run, batch_size=batch_size, budget=budget)

@@ -25,13 +25,18 @@ def run_rules() -> list[Rule]:
     ]
 
 
+def runs_older(cutoff):
+    """Runs that ended before `cutoff`: by finished_at, else (never finished) by queued_at."""
+    # A run finishes after it is queued, so queued_at bounds both cases (and the batches walk
+    # its index).
+    return SyncRun.objects.filter(Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True), queued_at__lt=cutoff)
+
+
 def runs_prune(*, dry_run: bool, batch_size: int, budget: Budget) -> PruneReport:
-    """Runs that ended more than RETENTION_RUN_DAYS ago (by finished_at, else queued_at) that no rule keeps."""
+    """Runs that ended more than RETENTION_RUN_DAYS ago that no rule keeps."""
     days = settings.RETENTION_RUN_DAYS
-    cutoff = cutoff_for(days)
-    older = SyncRun.objects.filter(Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, queued_at__lt=cutoff))
-    return rows_prune(kind="sync runs", days=days, older=older, rules=run_rules(), dry_run=dry_run,
-                      batch_size=batch_size, budget=budget)
+    return rows_prune(kind="sync runs", days=days, older=runs_older(cutoff_for(days)), order="queued_at",
+                      rules=run_rules(), dry_run=dry_run, batch_size=batch_size, budget=budget)
 
 
 def history_prune(*, dry_run: bool = False, batch_size: int | None = None,

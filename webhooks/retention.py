@@ -39,8 +39,9 @@ def deliveries_prune(*, dry_run: bool, batch_size: int, budget: Budget) -> Prune
     """Deliveries created more than RETENTION_WEBHOOK_DAYS ago, with their attempts; never a pending one."""
     days = settings.RETENTION_WEBHOOK_DAYS
     cutoff = cutoff_for(days)
+    # Ids grow with created_at: the batches walk the primary key from the oldest delivery.
     return rows_prune(kind="webhook deliveries", days=days, older=Delivery.objects.filter(created_at__lt=cutoff),
-                      rules=_delivery_rules(cutoff), dry_run=dry_run, batch_size=batch_size, budget=budget,
+                      order="pk", rules=_delivery_rules(cutoff), dry_run=dry_run, batch_size=batch_size, budget=budget,
                       cascades={"attempts": _attempts_of})
 
 
@@ -52,7 +53,8 @@ def events_prune(*, dry_run: bool, batch_size: int, budget: Budget) -> PruneRepo
     kept = deliveries.filter(_delivery_kept(delivery_cutoff))
     rules = [Rule("a pending delivery needs it", Q(Exists(deliveries.filter(status=Delivery.Status.PENDING)))),
              Rule("a delivery within its limit needs it", Q(Exists(kept)))]
-    return rows_prune(kind="webhook events", days=days, older=Event.objects.filter(created_at__lt=cutoff_for(days)),
+    older = Event.objects.filter(created_at__lt=cutoff_for(days))
+    return rows_prune(kind="webhook events", days=days, older=older, order="created_at",
                       rules=rules, dry_run=dry_run, batch_size=batch_size, budget=budget,
                       cascades={"deliveries": lambda events: Delivery.objects.filter(event__in=events.values("pk"))})
 
@@ -60,8 +62,8 @@ def events_prune(*, dry_run: bool, batch_size: int, budget: Budget) -> PruneRepo
 def _endpoint_purge(*, endpoint_id: int, batch_size: int, budget: Budget) -> tuple[Counter, bool]:
     if not Endpoint.all_objects.filter(pk=endpoint_id, deleted_at__isnull=False).exists():
         return Counter(), True
-    counts, done = batches_delete(candidates=Delivery.objects.filter(endpoint_id=endpoint_id),
-                                  batch_size=batch_size, budget=budget)
+    counts, done = batches_delete(rows=Delivery.objects.filter(endpoint_id=endpoint_id), batch_size=batch_size,
+                                  budget=budget)
     if done:
         # A delivery made in the moment before the deletion committed goes with the row.
         counts.update(Endpoint.all_objects.filter(pk=endpoint_id, deleted_at__isnull=False).delete()[1])
