@@ -293,7 +293,7 @@ RETENTION_WEBHOOK_DAYS = env.int("RETENTION_WEBHOOK_DAYS", default=30)  # delive
 RETENTION_EVENT_DAYS = env.int("RETENTION_EVENT_DAYS", default=30)
 RETENTION_AUDIT_DAYS = env.int("RETENTION_AUDIT_DAYS", default=365)
 # Rows deleted per short transaction, and how long one prune (or one endpoint's purge) goes on
-# before it leaves the rest to the next.
+# before it leaves the rest to the next (keep it under the tasks' 600 s soft time limit).
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=2000)
 RETENTION_PRUNE_SECONDS = env.float("RETENTION_PRUNE_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULE["history-prune"] = {"task": "syncs.tasks.history_prune_task", "schedule": timedelta(hours=1)}
