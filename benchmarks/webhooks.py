@@ -28,7 +28,8 @@ from django.test import override_settings
 from benchmarks.webhook_processes import ReceiverProcess, worker_init, worker_messages, worker_ready
 from core.audit import Actor
 from core.models import AuditEvent
-from webhooks import dispatch, services, transport
+from core.retention import Budget
+from webhooks import dispatch, retention, services, transport
 from webhooks.models import Delivery, Event
 
 MAX_EVENTS = 100_000
@@ -248,6 +249,8 @@ def bench_run(*, events: int, rate: float | None = None, processes: int = 2, thr
             if run is not None:
                 events_made = list(Delivery.objects.filter(endpoint=run.endpoint).values_list("event_id", flat=True))
                 services.endpoint_delete(endpoint=run.endpoint, actor=ACTOR)
+                # Its history goes now, not in the background task: the bench leaves nothing behind.
+                retention.endpoint_purge(endpoint_id=run.endpoint.pk, batch_size=10_000, budget=Budget(600))
                 Event.objects.filter(pk__in=events_made).delete()
             receiver.stop()
     p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)

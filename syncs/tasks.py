@@ -6,6 +6,7 @@ from django.utils import timezone
 from core.logcontext import log_context
 from syncs.engine import run_execute
 from syncs.models import SyncRun, WorkerHeartbeat
+from syncs.retention import history_prune
 from syncs.services import syncs_reap, syncs_schedule_due
 
 
@@ -32,3 +33,9 @@ def sync_schedule_task():
 @shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
 def sync_reap_task():
     syncs_reap()
+
+
+# Its soft limit leaves room past RETENTION_PRUNE_SECONDS for the batch under way to finish.
+@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660)
+def history_prune_task():
+    history_prune()

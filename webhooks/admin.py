@@ -71,6 +71,13 @@ class EndpointAdmin(_WebhookPermissions, admin.ModelAdmin):
             services.endpoint_update(endpoint=Endpoint.objects.get(pk=obj.pk), actor=admin_actor(request),
                                      description=obj.description)
 
+    def get_deleted_objects(self, objs, request):
+        # The stock confirmation loads every delivery and attempt that would cascade, in the
+        # request; the service deletes those in the background, so the page names the endpoints.
+        objs = list(objs)
+        perms_needed = set() if self.has_delete_permission(request) else {"webhook endpoint"}
+        return [str(obj) for obj in objs], {"webhook endpoints": len(objs)}, perms_needed, []
+
     def delete_model(self, request, obj):
         services.endpoint_delete(endpoint=obj, actor=admin_actor(request))
 
@@ -132,7 +139,9 @@ class DeliveryAdmin(_WebhookPermissions, _ReadOnlyAdmin):
     actions = ["resend_deliveries"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("endpoint__secret", "endpoint__previous_secret")
+        # A deleted endpoint's deliveries are on their way out (webhooks/retention.py).
+        return (super().get_queryset(request).filter(endpoint__deleted_at__isnull=True)
+                .defer("endpoint__secret", "endpoint__previous_secret"))
 
     @admin.display(description="Event", ordering="event__type")
     def event_type(self, obj):

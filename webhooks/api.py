@@ -256,7 +256,8 @@ def update_webhook_endpoint(request: HttpRequest, endpoint_id: Id, payload: Endp
 @router.delete("/webhook-endpoints/{endpoint_id}", response={204: None, **error_responses()},
                operation_id="delete_webhook_endpoint", summary="Delete a webhook endpoint")
 def delete_webhook_endpoint(request: HttpRequest, endpoint_id: Id):
-    """Deletes the endpoint with its deliveries and attempts."""
+    """Deletes the endpoint: it is gone from every list and nothing more is sent to it at once; its
+    deliveries and attempts are deleted in the background."""
     services.endpoint_delete(endpoint=_endpoint_or_404(endpoint_id), actor=actor_of(request))
     return Status(204, None)
 

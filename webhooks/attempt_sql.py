@@ -22,7 +22,7 @@ _LOAD = (
     (Delivery, "d", ("id", "event_id", "endpoint_id", "attempts", "chain_attempts")),
     (Event, "e", ("id", "type", "payload")),
     (Endpoint, "p", ("id", "url", "secret", "previous_secret", "previous_secret_expires_at", "enabled",
-                     "disabled_reason", "failing_since", "last_success_at", "connection_id")),
+                     "disabled_reason", "failing_since", "last_success_at", "deleted_at", "connection_id")),
 )
 # What the outcome of an attempt writes on its delivery. `delivered_at` keeps its old value
 # unless a new one is given (a retry must not clear the time of an earlier success).

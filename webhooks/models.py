@@ -13,6 +13,15 @@ from connections.crypto import EncryptedJSONField
 from connections.models import Connection
 
 
+class LiveEndpointManager(models.Manager):
+    """Endpoints not deleted. Deleting marks the row and its history goes in the background
+    (docs/architecture.md#retention), so every list, count and lookup through `objects` must
+    already act as if it were gone; `all_objects` still sees it, for the purge."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Endpoint(models.Model):
     url = models.URLField(max_length=2000)
     description = models.CharField(max_length=500, blank=True)
@@ -32,11 +41,20 @@ class Endpoint(models.Model):
     # First failure since the last success; the sweeper disables endpoints failing for too long.
     failing_since = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
+    # Set by endpoint_delete; the row itself goes once its deliveries and attempts are deleted.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    all_objects = models.Manager()
+    objects = LiveEndpointManager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Lists and lookups see live endpoints; related lookups (delivery.endpoint) and cascades
+        # still reach a deleted one.
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
         indexes = [models.Index(fields=["enabled", "connection"], name="whendpoint_enabled_idx")]
 
     def __str__(self):

@@ -61,7 +61,7 @@ def delivery_detail(*, delivery_id: int) -> Delivery:
     delivery = (Delivery.objects.select_related("event", "endpoint")
                 .prefetch_related(Prefetch("attempt_set", queryset=Attempt.objects.order_by("number"),
                                            to_attr="attempt_list"))
-                .filter(pk=delivery_id).first())
+                .filter(pk=delivery_id, endpoint__deleted_at__isnull=True).first())
     if delivery is None:
         raise CatalogError("NOT_FOUND", f"No webhook delivery {delivery_id}.")
     return delivery

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.celery import task_send
 from connections.models import Connection
 from core.audit import SYSTEM, Actor, audit_record
 from core.errors import CatalogError
@@ -213,11 +214,21 @@ def endpoint_update(*, endpoint: Endpoint, actor: Actor, url: str | None = None,
 
 
 def endpoint_delete(*, endpoint: Endpoint, actor: Actor) -> None:
-    """Deletes the endpoint with its deliveries and attempts (events stay for other endpoints)."""
+    """Deletes the endpoint: at once it leaves every list, gets no new deliveries and its pending
+    ones are never sent; its deliveries and attempts, then the row, are deleted in the background
+    by `webhook_endpoint_purge_task` (events stay for other endpoints). An endpoint with a long
+    history would otherwise hold a request and its locks for as long as the cascade takes."""
+    now = timezone.now()
     with transaction.atomic():
+        if not Endpoint.objects.filter(pk=endpoint.pk).update(
+                deleted_at=now, enabled=False, disabled_at=now, disabled_reason=f"Deleted by {actor.name}."[:500],
+                updated_at=now):
+            return  # deleted meanwhile: recorded and purged once
         audit_record(actor=actor, action="webhook_endpoint.deleted", target=endpoint, connection=endpoint.connection,
                      details={"url": endpoint.url})
-        endpoint.delete()
+        # robust: the deletion stands if the broker is down; the hourly prune purges it then.
+        transaction.on_commit(functools.partial(task_send, "webhooks.tasks.webhook_endpoint_purge_task",
+                                                args=[endpoint.pk]), robust=True)
 
 
 def endpoint_enable(*, endpoint: Endpoint, actor: Actor) -> Endpoint:
@@ -296,6 +307,8 @@ def _restart_fields(now: datetime) -> dict:
 def delivery_resend(*, delivery: Delivery, actor: Actor) -> Delivery:
     """Sends a delivery again now, whatever its status, with a fresh retry schedule."""
     endpoint = delivery.endpoint
+    if endpoint.deleted_at is not None:
+        raise CatalogError("NOT_FOUND", f"No webhook delivery {delivery.pk}.")
     if not endpoint.enabled and delivery.event.type != "webhook.test":
         raise CatalogError("INVALID_REQUEST", "The endpoint is disabled; enable it before resending.",
                            details={"endpoint_id": endpoint.pk})
@@ -379,7 +392,7 @@ def _attempts_make(deliveries: list[Delivery]) -> list[Attempt]:
     prepared, posts, idle = [], [], []
     for delivery in deliveries:
         endpoint, event = delivery.endpoint, delivery.event
-        if not endpoint.enabled and event.type != "webhook.test":
+        if endpoint.deleted_at is not None or (not endpoint.enabled and event.type != "webhook.test"):
             idle.append(delivery)
             continue
         body = event_body(event)
@@ -500,10 +513,13 @@ def _deliveries_fail_unsent(deliveries: list[Delivery]) -> None:
     for delivery in deliveries:
         by_endpoint.setdefault(delivery.endpoint_id, []).append(delivery)
     for group in by_endpoint.values():
-        reason = group[0].endpoint.disabled_reason or "no reason given"
+        endpoint = group[0].endpoint
+        if endpoint.deleted_at is not None:
+            error = "Not sent: the endpoint was deleted."
+        else:
+            error = f"Not sent: the endpoint is disabled ({endpoint.disabled_reason or 'no reason given'})."
         Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
-            status=Delivery.Status.FAILED, next_attempt_at=None, locked_until=None, queued_for=None,
-            last_error=f"Not sent: the endpoint is disabled ({reason}).")
+            status=Delivery.Status.FAILED, next_attempt_at=None, locked_until=None, queued_for=None, last_error=error)
 
 
 # --- the sweeper ------------------------------------------------------------------------------

@@ -4,8 +4,11 @@ Routed to the `webhooks` queue (CELERY_TASK_ROUTES), so deliveries never wait be
 """
 
 from celery import shared_task
+from django.conf import settings
 
-from webhooks import services
+from config.celery import task_send
+from core.retention import Budget
+from webhooks import retention, services
 
 
 # acks_late: a worker that dies mid-batch leaves the message to be redelivered; the claim in
@@ -26,3 +29,12 @@ def webhook_delivery_attempt_task(delivery_id: int) -> None:
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=120, time_limit=150)
 def webhook_sweep_task() -> None:
     services.deliveries_sweep()
+
+
+# What a deleted endpoint leaves (its deliveries and attempts, then its row), in batches; out of
+# time, it goes on in a message of its own (the hourly prune also finishes what a lost one left).
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=600, time_limit=660)
+def webhook_endpoint_purge_task(endpoint_id: int) -> None:
+    if not retention.endpoint_purge(endpoint_id=endpoint_id, batch_size=settings.RETENTION_BATCH_SIZE,
+                                    budget=Budget(settings.RETENTION_PRUNE_SECONDS)):
+        task_send("webhooks.tasks.webhook_endpoint_purge_task", args=[endpoint_id])

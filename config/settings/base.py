@@ -284,3 +284,18 @@ AXES_CLIENT_IP_CALLABLE = "dashboard.login_throttle.client_ip"
 AXES_ENABLE_ADMIN = False
 # The audit log records lockouts; a row per successful login kept forever is not needed.
 AXES_DISABLE_ACCESS_LOG = True
+
+# --- Retention (docs/architecture.md#retention) ----------------------------------------------
+# History older than these many days is pruned hourly, except what a rule keeps (the latest run
+# of each entity, an unresolved incident's run, active runs, pending deliveries and their events).
+RETENTION_RUN_DAYS = env.int("RETENTION_RUN_DAYS", default=90)
+RETENTION_WEBHOOK_DAYS = env.int("RETENTION_WEBHOOK_DAYS", default=30)  # deliveries and their attempts
+RETENTION_EVENT_DAYS = env.int("RETENTION_EVENT_DAYS", default=30)
+RETENTION_AUDIT_DAYS = env.int("RETENTION_AUDIT_DAYS", default=365)
+# Rows deleted per short transaction, and how long one prune (or one endpoint's purge) goes on
+# before it leaves the rest to the next (keep it under the tasks' 600 s soft time limit).
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=2000)
+RETENTION_PRUNE_SECONDS = env.float("RETENTION_PRUNE_SECONDS", default=300.0)
+CELERY_BEAT_SCHEDULE["history-prune"] = {"task": "syncs.tasks.history_prune_task", "schedule": timedelta(hours=1)}
+# A purge may take minutes: on the default queue, so deliveries never wait behind it.
+CELERY_TASK_ROUTES["webhooks.tasks.webhook_endpoint_purge_task"] = {"queue": "celery"}

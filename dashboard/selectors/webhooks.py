@@ -66,4 +66,4 @@ def delivery_get(*, delivery_id: int) -> Delivery:
         .defer("endpoint__secret", "endpoint__previous_secret", "event__connection__credentials",
                "endpoint__connection__credentials")
         .prefetch_related(Prefetch("attempt_set", queryset=Attempt.objects.order_by("number"), to_attr="attempt_list")),
-        pk=delivery_id)
+        pk=delivery_id, endpoint__deleted_at__isnull=True)

@@ -227,7 +227,8 @@ def endpoint_delete(request, endpoint_id):
     if request.method == "POST":
         url = endpoint.url
         flash = attempt(lambda: webhook_services.endpoint_delete(endpoint=endpoint, actor=actor_for(request)),
-                        ok_text=f"Deleted the endpoint {url} with its deliveries. Nothing more is sent to it.")
+                        ok_text=f"Deleted the endpoint {url}. Nothing more is sent to it; its deliveries are "
+                                "deleted in the background.")
         if flash.level == "success":
             return flash_navigate(request, flash, reverse("dashboard:webhooks"))
     context = {"endpoint": endpoint, "impact": selectors.endpoint_delete_impact(endpoint=endpoint), "flash": flash}

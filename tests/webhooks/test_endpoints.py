@@ -71,13 +71,16 @@ def test_it_moves_an_endpoint_between_a_connection_scope_and_global():
     assert Endpoint.objects.get(pk=endpoint.pk).connection is None
 
 
-def test_it_deletes_an_endpoint_with_its_deliveries_but_keeps_events():
+def test_it_deletes_an_endpoint_with_its_deliveries_but_keeps_events(django_capture_on_commit_callbacks,
+                                                                     celery_eager):
     delivery = DeliveryFactory()
     endpoint = delivery.endpoint
 
-    services.endpoint_delete(endpoint=endpoint, actor=OPS)
+    # The deliveries go in the purge task, after the commit (tests/retention/test_endpoint_delete.py).
+    with django_capture_on_commit_callbacks(execute=True):
+        services.endpoint_delete(endpoint=endpoint, actor=OPS)
 
-    assert not Endpoint.objects.exists() and not Delivery.objects.exists()
+    assert not Endpoint.all_objects.exists() and not Delivery.objects.exists()
     assert Event.objects.filter(pk=delivery.event_id).exists()
     assert AuditEvent.objects.filter(action="webhook_endpoint.deleted").exists()
 

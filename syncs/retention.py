@@ -1,0 +1,57 @@
+"""Bounded history (docs/architecture.md#retention): the sync runs' rules, and `history_prune`,
+which prunes every kind of history in turn (runs, webhooks, audit) within one time budget.
+
+It lives in syncs because syncs may import webhooks and core, and neither may import syncs.
+"""
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+
+from core.retention import Budget, PruneReport, Rule, audit_prune, cutoff_for, rows_prune
+from syncs.models import Incident, SyncRun, SyncState
+from webhooks import retention as webhook_retention
+
+
+def run_rules() -> list[Rule]:
+    newer = SyncRun.objects.filter(connection=OuterRef("connection"), entity=OuterRef("entity"),
+                                   queued_at__gt=OuterRef("queued_at"))
+    return [
+        Rule("active", Q(status__in=SyncRun.ACTIVE_STATUSES)),
+        # What the connection page and the scheduler show as "last run" must stay readable.
+        Rule("latest of its entity", Q(~Exists(newer))),
+        Rule("an entity's last run", Q(Exists(SyncState.objects.filter(last_run=OuterRef("pk"))))),
+        Rule("an unresolved incident's run",
+             Q(Exists(Incident.objects.filter(last_run=OuterRef("pk"), status__in=Incident.UNRESOLVED)))),
+    ]
+
+
+def runs_older(cutoff):
+    """Runs that ended before `cutoff`: by finished_at, else (never finished) by queued_at."""
+    # A run finishes after it is queued, so queued_at bounds both cases (and the batches walk
+    # its index).
+    return SyncRun.objects.filter(Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True), queued_at__lt=cutoff)
+
+
+def runs_prune(*, dry_run: bool, batch_size: int, budget: Budget) -> PruneReport:
+    """Runs that ended more than RETENTION_RUN_DAYS ago that no rule keeps."""
+    days = settings.RETENTION_RUN_DAYS
+    return rows_prune(kind="sync runs", days=days, older=runs_older(cutoff_for(days)), order="queued_at",
+                      rules=run_rules(), dry_run=dry_run, batch_size=batch_size, budget=budget)
+
+
+def history_prune(*, dry_run: bool = False, batch_size: int | None = None,
+                  seconds: float | None = None) -> list[PruneReport]:
+    """Prunes (or with `dry_run` counts) every kind of history, one report per kind.
+
+    Deliveries go before the events they belong to (webhooks/retention.py). What the time
+    budget leaves undone (a report with done=False) the next prune goes on with.
+    """
+    budget = Budget(settings.RETENTION_PRUNE_SECONDS if seconds is None else seconds)
+    options = {"dry_run": dry_run, "batch_size": batch_size or settings.RETENTION_BATCH_SIZE, "budget": budget}
+    return [
+        runs_prune(**options),
+        webhook_retention.endpoints_purge_deleted(**options),
+        webhook_retention.deliveries_prune(**options),
+        webhook_retention.events_prune(**options),
+        audit_prune(**options),
+    ]
