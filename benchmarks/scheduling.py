@@ -230,7 +230,8 @@ class SchedulingPass:
             self.long_stop(long_runs)
         finally:
             worker.stop()
-        worker.log_discard()
+        if not self.timed_out:
+            worker.log_discard()
         return self.result(due=due, sampler=sampler, seconds=seconds, long_outlasted=long_outlasted)
 
     def long_start(self, worker: BenchWorker) -> list[uuid.UUID]:
@@ -268,8 +269,9 @@ class SchedulingPass:
                 return
             if time.monotonic() > deadline or not worker.alive():
                 self.timed_out = True
-                self.log(f"{self.label}: stopped after {self.scenario.timeout:.0f} s with {progress.finished} of "
-                         f"{self.scenario.runs} backlog runs finished (worker alive: {worker.alive()})")
+                why = "the worker exited" if not worker.alive() else f"--timeout {self.scenario.timeout:g} s"
+                self.log(f"{self.label}: stopped ({why}) with {progress.finished} of {self.scenario.runs} backlog "
+                         f"runs finished; worker log: {worker.log_path}")
                 return
             time.sleep(self.scenario.sample_seconds)
 
