@@ -114,7 +114,7 @@ def notes(r: BenchResult) -> list[str]:
         if not p.long_outlasted_backlog:
             found.append(f"in the pass {p.label} the long syncs had finished before the backlog did, so for part "
                          "of it the backlog had the slots to itself (expected where runs do not yield: the long "
-                         "syncs held both slots until they finished; else raise --long-pages)")
+                         "syncs held their slots until they finished; else raise --long-pages)")
     if min(s.concurrency, s.long_entities) <= r.cap:
         found.append(f"with --concurrency {s.concurrency} and --long-entities {s.long_entities} no connection can "
                      f"run more than {min(s.concurrency, s.long_entities)} at once, so the cap ({r.cap}) cannot be "
