@@ -222,7 +222,7 @@ class SchedulingPass:
             sampler = Sampler(interval=self.scenario.sample_seconds)
             sampler.start()
             try:
-                self.drive(started_at=time.monotonic(), worker=worker)
+                self.drive(started_at=started, worker=worker)
             finally:
                 sampler.finish()
             long_outlasted = SyncRun.objects.filter(pk__in=long_runs, status__in=SyncRun.ACTIVE_STATUSES).exists()
