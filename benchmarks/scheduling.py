@@ -67,6 +67,7 @@ class Seeded:
 class PassResult:
     label: str
     seconds: float  # from the backlog falling due to the last backlog or manual run finished
+    queued_seconds: float | None  # from the backlog falling due to its last run queued by the scheduler
     timed_out: bool
     backlog: int
     succeeded: int
@@ -81,6 +82,7 @@ class PassResult:
     max_per_connection: int
     max_running: int
     busy_slots: float  # mean running runs per sample / slots
+    long_slots: float  # of which the long syncs held, mean / slots
     samples: int
     yields: dict[str, int]
     long_outlasted_backlog: bool  # were the long syncs still active when the backlog was done?
@@ -125,8 +127,8 @@ def _config(*, records: dict, page_size: int, entities: list[str], faults: dict 
                                      entities=entities, sync_interval_minutes=60, history_days=90, verify=False)
 
 
-def _connection(customer: Customer, name: str, settings_: tuple[dict, list]) -> Connection:
-    config, entities = settings_
+def _connection(customer: Customer, name: str, checked: tuple[dict, list]) -> Connection:
+    config, entities = checked
     return Connection(customer=customer, connector="sandbox", name=name, status=Connection.Status.ACTIVE,
                       status_reason="benchmark data", status_changed_at=timezone.now(), config=config,
                       credentials={"api_key": "bench"}, entities=entities, sync_interval_minutes=60,
@@ -155,10 +157,10 @@ class Sampler(threading.Thread):
     """Every ~0.2 s: how many runs are running, and the most of one connection. In a thread of
     its own (and its own database connection), so a long scheduler tick does not pause it."""
 
-    def __init__(self, *, interval: float):
+    def __init__(self, *, interval: float, long: set[uuid.UUID]):
         super().__init__(name="bench-scheduling-sampler", daemon=True)
-        self.interval = interval
-        self.samples = self.max_per_connection = self.max_running = self.running_sum = 0
+        self.interval, self.long = interval, long
+        self.samples = self.max_per_connection = self.max_running = self.running_sum = self.long_sum = 0
         self.error: BaseException | None = None
         self._halt = threading.Event()
 
@@ -176,6 +178,7 @@ class Sampler(threading.Thread):
                                                                                             flat=True))
         self.samples += 1
         self.running_sum += sum(running.values())
+        self.long_sum += sum(n for connection_id, n in running.items() if connection_id in self.long)
         self.max_running = max(self.max_running, sum(running.values()))
         self.max_per_connection = max(self.max_per_connection, max(running.values(), default=0))
 
@@ -210,6 +213,7 @@ class SchedulingPass:
         self.spread_seconds = spread_seconds
         self.presses: list[Press] = []
         self.timed_out = False
+        self.queued_seconds: float | None = None
 
     def run(self) -> PassResult:
         """Seconds and presses count from the moment the backlog falls due."""
@@ -219,7 +223,7 @@ class SchedulingPass:
             long_runs = self.long_start(worker)
             started = time.monotonic()
             due = self.backlog_due()
-            sampler = Sampler(interval=self.scenario.sample_seconds)
+            sampler = Sampler(interval=self.scenario.sample_seconds, long={c.pk for c in self.seeded.long})
             sampler.start()
             try:
                 self.drive(started_at=started, worker=worker)
@@ -262,6 +266,8 @@ class SchedulingPass:
                 syncs_schedule_due()
                 next_tick = time.monotonic() + self.scenario.tick_seconds
             progress = self.progress()
+            if self.queued_seconds is None and not progress.due_left:
+                self.queued_seconds = time.monotonic() - started_at
             if self.press_due(progress, elapsed=time.monotonic() - started_at):
                 self.press()
                 continue
@@ -323,7 +329,8 @@ class SchedulingPass:
         manual = {r["id"]: r for r in SyncRun.objects.filter(pk__in=[p.run_id for p in self.presses]).values(
             "id", "started_at", "priority")}
         return PassResult(
-            label=self.label, seconds=seconds, timed_out=self.timed_out, backlog=self.scenario.runs,
+            label=self.label, seconds=seconds, queued_seconds=self.queued_seconds, timed_out=self.timed_out,
+            backlog=self.scenario.runs,
             succeeded=len(ok), failed=sum(r["status"] == SyncRun.Status.FAILED for r in backlog),
             unfinished=self.scenario.runs - sum(r["status"] in FINISHED for r in backlog),
             throughput=_rate(len(ok), first_due, last_finished),
@@ -335,13 +342,18 @@ class SchedulingPass:
                                  for p in self.presses if manual[p.run_id]["started_at"]),
             manual_priorities=sorted({r["priority"] for r in manual.values()}),
             max_per_connection=sampler.max_per_connection, max_running=sampler.max_running,
-            busy_slots=sampler.running_sum / sampler.samples / self.scenario.concurrency if sampler.samples else 0,
+            busy_slots=_share(sampler.running_sum, sampler.samples * self.scenario.concurrency),
+            long_slots=_share(sampler.long_sum, sampler.samples * self.scenario.concurrency),
             samples=sampler.samples, yields=self.yields(), long_outlasted_backlog=long_outlasted)
 
     def yields(self) -> dict[str, int]:
         """Times runs gave their worker back between pages, by kind of run."""
         return {kind: _runs(self.seeded, prefix).aggregate(n=Sum("yields"))["n"] or 0
                 for kind, prefix in (("long", LONG), ("backlog", BACKLOG), ("manual", MANUAL))}
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
 
 
 def _rate(count: int, start: datetime | None, end: datetime | None) -> float | None:

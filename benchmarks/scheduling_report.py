@@ -13,8 +13,8 @@ TARGET_THROUGHPUT_RATIO = 0.90
 
 def pass_figures(p: PassResult) -> dict:
     return {
-        "seconds": p.seconds, "timed_out": p.timed_out, "backlog": p.backlog, "succeeded": p.succeeded,
-        "failed": p.failed, "unfinished": p.unfinished, "throughput": p.throughput,
+        "seconds": p.seconds, "queued_seconds": p.queued_seconds, "timed_out": p.timed_out, "backlog": p.backlog,
+        "succeeded": p.succeeded, "failed": p.failed, "unfinished": p.unfinished, "throughput": p.throughput,
         "drain_throughput": p.drain_throughput,
         "lateness": {"p50": percentile(p.lateness, 50), "p95": percentile(p.lateness, 95),
                      "max": max(p.lateness, default=None), "started": len(p.lateness)},
@@ -22,6 +22,7 @@ def pass_figures(p: PassResult) -> dict:
                    "p50": percentile(p.manual_starts, 50), "p95": percentile(p.manual_starts, 95),
                    "max": max(p.manual_starts, default=None), "priorities": p.manual_priorities},
         "max_per_connection": p.max_per_connection, "max_running": p.max_running, "busy_slots": p.busy_slots,
+        "long_slots": p.long_slots,
         "samples": p.samples, "yields": p.yields, "long_outlasted_backlog": p.long_outlasted_backlog,
     }
 
@@ -72,6 +73,7 @@ def lines(r: BenchResult) -> list[str]:
     a, b = data["passes"]["without_manual"], data["passes"]["with_manual"]
     rows = [
         ("pass (backlog due -> all done)", lambda p: _s(p["seconds"])),
+        ("backlog queued (due -> last queued)", lambda p: _s(p["queued_seconds"])),
         ("backlog succeeded", lambda p: f"{p['succeeded']}/{p['backlog']}"),
         ("backlog failed / unfinished", lambda p: f"{p['failed']} / {p['unfinished']}"),
         ("throughput (due -> last done)", lambda p: _rate(p["throughput"])),
@@ -82,6 +84,7 @@ def lines(r: BenchResult) -> list[str]:
         ("most runs of one connection", lambda p: f"{p['max_per_connection']} (cap {r.cap})"),
         ("runs running at once, max", lambda p: f"{p['max_running']} of {s.concurrency}"),
         ("slots busy, mean", lambda p: f"{p['busy_slots']:.0%} ({p['samples']} samples)"),
+        ("slots held by the long syncs, mean", lambda p: f"{p['long_slots']:.0%}"),
         ("yields long / backlog / manual",
          lambda p: "{long} / {backlog} / {manual}".format(**p["yields"])),
     ]

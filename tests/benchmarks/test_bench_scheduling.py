@@ -36,12 +36,13 @@ def test_it_accounts_for_every_run_and_measures_every_manual_start_then_cleans_u
     report = json.loads(out.getvalue())
     without, with_manual = report["passes"]["without_manual"], report["passes"]["with_manual"]
     for figures in (without, with_manual):
-        assert not figures["timed_out"]
+        assert not figures["timed_out"] and 0 <= figures["queued_seconds"] <= figures["seconds"]
         assert figures["backlog"] == 12 and figures["succeeded"] == 12
         assert figures["succeeded"] + figures["failed"] + figures["unfinished"] == figures["backlog"]
         assert figures["lateness"]["started"] == 12 and ordered(figures["lateness"])
         assert figures["samples"] > 0 and 1 <= figures["max_running"] <= 2
         assert 1 <= figures["max_per_connection"] <= figures["max_running"]
+        assert 0 <= figures["long_slots"] <= figures["busy_slots"] <= 1
     assert without["manual"]["pressed"] == 0 and without["manual"]["measured"] == 0
     assert with_manual["manual"]["pressed"] == with_manual["manual"]["measured"] == 3
     assert ordered(with_manual["manual"]) and with_manual["manual"]["p50"] >= 0
