@@ -62,7 +62,8 @@ def seen_pages_prune(*, older_than: timedelta) -> int:
     count, and it deletes nothing (seen_pages_incomplete). Returns how many rows went."""
     cutoff = timezone.now() - older_than
     runs = SyncRun.objects.filter(status__in=SyncRun.ACTIVE_STATUSES).values_list("id", "checkpoint")
-    active = [uuid.UUID(cp["marker"]) if (cp or {}).get("marker") else run_id for run_id, cp in runs]
+    # A run's marker is its id until its checkpoint names one (taken over from the run it resumes).
+    active = {run_id for run_id, _ in runs} | {uuid.UUID(cp["marker"]) for _, cp in runs if (cp or {}).get("marker")}
     old = SeenPage.objects.filter(created_at__lt=cutoff).exclude(marker__in=active)
     deleted, _ = old.delete()
     return deleted
