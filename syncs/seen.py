@@ -57,11 +57,11 @@ def unseen_condition(*, marker: uuid.UUID) -> RawSQL:
 
 def seen_pages_prune(*, older_than: timedelta) -> int:
     """Deletes seen pages older than `older_than` that no queued or running run can still use:
-    those of failed runs never resumed, or of a run that died with its database session. Safe
-    even when a run does resume after all: its stored pages then fall short of its checkpoint's
-    count, and it deletes nothing (seen_pages_incomplete). Returns how many rows went."""
+    those of failed runs that no retry resumed (yet). Safe even when a run does resume after
+    all: its stored pages then fall short of its checkpoint's count, and it deletes nothing
+    (seen_pages_incomplete). Returns how many rows went."""
     cutoff = timezone.now() - older_than
-    runs = SyncRun.objects.filter(status__in=SyncRun.ACTIVE_STATUSES).values_list("id", "checkpoint")
+    runs = list(SyncRun.objects.filter(status__in=SyncRun.ACTIVE_STATUSES).values_list("id", "checkpoint"))
     # A run's marker is its id until its checkpoint names one (taken over from the run it resumes).
     active = {run_id for run_id, _ in runs} | {uuid.UUID(cp["marker"]) for _, cp in runs if (cp or {}).get("marker")}
     old = SeenPage.objects.filter(created_at__lt=cutoff).exclude(marker__in=active)
