@@ -148,6 +148,8 @@ class RunExecution:
         # Every page was read and written before the run stopped: it only has to finish.
         self.read_done = bool(cp.get("done"))
         self.unidentified = int(cp.get("unidentified", 0))
+        # Seen pages written so far (syncs/seen.py); None: a checkpoint from before they were counted.
+        self.seen_pages = cp["seen_pages"] if "seen_pages" in cp else None if cp.get("marker") else 0
         # 429s met and retried in this run (a requeued run goes on counting), kept in its details.
         self.rate_limited = int((run.error_details or {}).get("rate_limited_retries", 0))
         self.window_start = self.window_end - timedelta(days=self.connection.history_days)
@@ -167,7 +169,7 @@ class RunExecution:
         deletion_window = self.window_start if self.connector.filters_changed_since(run.entity) else None
         outcomes.run_finish_succeeded(run=run, lease=self.lease, window_start=deletion_window, marker=self.marker,
                                       cursor_to=self.cursor_to(), unidentified=self.unidentified,
-                                      whole_window=self.whole_window)
+                                      whole_window=self.whole_window, seen_pages=self.seen_pages)
 
     def read_and_write(self) -> None:
         self.writer_prepare()
@@ -243,8 +245,9 @@ class RunExecution:
 
     def prepare(self, upstream: Page) -> PreparedPage:
         connection_id, entity = self.connection.id, self.run.entity
+        # Only an initial load validates every record here; other runs validate the ones they store.
         page = rows_prepare(connector=self.connector, entity=entity, connection_id=connection_id,
-                            raws=upstream.records)
+                            raws=upstream.records, validate=self.writer.assume_new)
         if upstream.deleted_remote_ids:
             page.deleted_ids = [record_id(connection_id=connection_id, entity=entity, remote_id=str(remote_id))
                                 for remote_id in upstream.deleted_remote_ids]
@@ -261,17 +264,25 @@ class RunExecution:
 
     def write_page_once(self, page: ReadPage) -> None:
         run, prepared = self.run, page.prepared
-        max_seen = self.max_seen
-        if prepared.max_updated_at and (max_seen is None or prepared.max_updated_at > max_seen):
-            max_seen = prepared.max_updated_at
         now = timezone.now()
-        unidentified = self.unidentified + prepared.unidentified
-        checkpoint = {"reader": page.next_checkpoint, "done": page.next_checkpoint is None,
-                      "marker": str(self.marker), "window_end": self.window_end.isoformat(),
-                      "max_updated_at": max_seen.isoformat() if max_seen else None, "unidentified": unidentified}
         with transaction.atomic():
+            # The page's seen ids take the next number; the checkpoint counts them with the page.
+            seen_pages = self.seen_pages
             result = self.writer.write(prepared, connection_id=self.connection.id, entity=run.entity,
-                                       now=now, marker=self.marker, full=self.whole_window)
+                                       now=now, marker=self.marker,
+                                       full=self.whole_window and seen_pages is not None,
+                                       seen_page=(seen_pages or 0) + 1)
+            if seen_pages is not None:
+                seen_pages += result.seen_pages
+            # After the write: records that failed the schema there no longer count for the mark.
+            max_seen = self.max_seen
+            if prepared.max_updated_at and (max_seen is None or prepared.max_updated_at > max_seen):
+                max_seen = prepared.max_updated_at
+            unidentified = self.unidentified + prepared.unidentified
+            checkpoint = {"reader": page.next_checkpoint, "done": page.next_checkpoint is None,
+                          "marker": str(self.marker), "window_end": self.window_end.isoformat(),
+                          "max_updated_at": max_seen.isoformat() if max_seen else None, "unidentified": unidentified,
+                          "seen_pages": seen_pages}
             update = dict(checkpoint=checkpoint, heartbeat_at=now, pages=F("pages") + 1,
                           fetched=F("fetched") + page.fetched, created=F("created") + result.created,
                           updated=F("updated") + result.updated, unchanged=F("unchanged") + result.unchanged,
@@ -289,6 +300,7 @@ class RunExecution:
                 self.check_cancel()
                 raise RunLost()
         run.checkpoint, self.max_seen, self.unidentified = checkpoint, max_seen, unidentified
+        self.seen_pages = seen_pages
         if page.total is not None:
             run.total_records = page.total
         if details is not None:

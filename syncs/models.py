@@ -246,3 +246,27 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SeenPage(models.Model):
+    """The record ids one page of a whole-window run saw, written with the page and its
+    checkpoint. A full re-sync decides deletions from these rows, so it never rewrites a record
+    that did not change (docs/architecture.md, "Sync semantics"). Deleted when the run succeeds
+    or is cancelled; a failed run keeps them for the retry that resumes it with the same marker."""
+
+    # The run's marker (its checkpoint's "marker"): shared by a run and the retries that resume it.
+    marker = models.UUIDField()
+    # 1, 2, ... in the order the run wrote them; the checkpoint counts them ("seen_pages").
+    page = models.PositiveIntegerField()
+    # No index: rows live only while their run does, and a connection's delete is rare.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+", db_index=False)
+    entity = models.CharField(max_length=50)
+    # The ids as 32 hex digits, the form both databases read back as a uuid.
+    ids = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["marker", "page"], name="seenpage_marker_page_uniq")]
+
+    def __str__(self):
+        return f"{self.marker} page {self.page}"

@@ -1,6 +1,7 @@
 """How a run ends, and everything that follows from it: the SyncState, incidents, the
 connection's status and the webhook events, each written in the run's final transaction."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +17,7 @@ from syncs.connection_status import connection_set_status
 from syncs.dispatch import next_due_after, runs_ready
 from syncs.models import Mode, Record, SyncRun, SyncState, Trigger
 from syncs.runs import AUTO_RETRY_WAIT, RunLost, run_create, run_enqueue, run_note
+from syncs.seen import seen_pages_clear
 from syncs.selectors import sync_run_payload
 from syncs.writers import deletions_mark
 from webhooks.services import event_emit
@@ -63,12 +65,13 @@ def sync_state_for(run: SyncRun) -> SyncState:
 
 @transaction.atomic
 def run_finish_succeeded(*, run: SyncRun, lease, window_start, marker, cursor_to: dict | None,
-                         unidentified: int = 0, whole_window: bool | None = None) -> None:
+                         unidentified: int = 0, whole_window: bool | None = None, seen_pages: int | None) -> None:
     """Ends a run that read and wrote every page. Conditional on the run still being this
     worker's: a run reaped meanwhile stays failed, and its retry owns what comes next.
 
     `whole_window`: the run read every record of the window (a full run, or an incremental one
-    whose upstream cannot filter by changed-since), so it may detect deletions; None: full runs."""
+    whose upstream cannot filter by changed-since), so it may detect deletions; None: full runs.
+    `seen_pages`: how many pages of seen ids its checkpoint counted (None: not counted)."""
     now = timezone.now()
     if not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, lease=lease).update(
             status=SyncRun.Status.SUCCEEDED, finished_at=now, heartbeat_at=now, cursor_to=cursor_to):
@@ -76,7 +79,8 @@ def run_finish_succeeded(*, run: SyncRun, lease, window_start, marker, cursor_to
     if whole_window is None:
         whole_window = run.mode == Mode.FULL
     notes = _deletions(run=run, window_start=window_start, marker=marker, unidentified=unidentified, now=now,
-                       whole_window=whole_window)
+                       whole_window=whole_window, seen_pages=seen_pages)
+    seen_pages_clear(marker=marker)  # used up: nothing resumes a run that succeeded
     # Tombstones were counted page by page; the scan's deletions add to them.
     run.deleted += notes.pop("deleted", 0)
     run.error_details = {**(run.error_details or {}), **notes}
@@ -95,7 +99,8 @@ def run_finish_succeeded(*, run: SyncRun, lease, window_start, marker, cursor_to
     event_emit(type="sync.completed", connection=connection, data={"run": sync_run_payload(run)})
 
 
-def _deletions(*, run: SyncRun, window_start, marker, unidentified: int, now, whole_window: bool) -> dict:
+def _deletions(*, run: SyncRun, window_start, marker, unidentified: int, now, whole_window: bool,
+               seen_pages: int | None) -> dict:
     if not whole_window:
         return {}
     if unidentified:
@@ -104,7 +109,7 @@ def _deletions(*, run: SyncRun, window_start, marker, unidentified: int, now, wh
                 "deletion_skipped": f"{unidentified} upstream records could not be identified (no id), so this "
                                     "run cannot tell which records are missing; none were marked deleted"}
     return deletions_mark(connection_id=run.connection_id, entity=run.entity, window_start=window_start,
-                          marker=marker, fetched=run.fetched, now=now)
+                          marker=marker, fetched=run.fetched, now=now, seen_pages=seen_pages)
 
 
 def _state_after_success(*, run: SyncRun, cursor_to: dict | None, now) -> None:
@@ -208,6 +213,8 @@ def run_finish_cancelled(*, run: SyncRun) -> None:
     if not updated:
         return
     run.refresh_from_db()
+    # Nothing resumes a cancelled run, so the seen ids of its pages are of no more use.
+    seen_pages_clear(marker=uuid.UUID(run.checkpoint["marker"]) if (run.checkpoint or {}).get("marker") else run.pk)
     run_note(run=run, event="cancelled")
     SyncState.objects.filter(connection_id=run.connection_id, entity=run.entity).update(last_attempt_at=now,
                                                                                         last_run=run)

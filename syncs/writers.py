@@ -1,9 +1,10 @@
 """Writing one page of records: prepared rows in, created/updated/unchanged counts out.
 
-The page's stored hashes are read once; new rows are inserted (COPY straight into the table on
+The page's stored hashes are compared once; new rows are inserted (COPY straight into the table on
 PostgreSQL), changed rows updated (through a COPY'd staging table on PostgreSQL), unchanged rows
-left alone. Everything runs inside the caller's transaction, so a page and the run's checkpoint
-commit together.
+left alone. A run over the whole window also stores the page's ids as one seen page (syncs/seen.py),
+so deletions are found without writing the rows it saw. Everything runs inside the caller's
+transaction, so a page and the run's checkpoint commit together.
 """
 
 import hashlib
@@ -21,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 from connections.connectors.base import Connector, MappingError
 from connections.connectors.schema import record_validate
 from syncs.models import Record
+from syncs.seen import seen_pages_incomplete, unseen_condition
 
 
 @dataclass(slots=True)
@@ -46,6 +48,10 @@ class PreparedPage:
     deleted_ids: list[uuid.UUID] = field(default_factory=list)
     # Filled by the writer on the reader thread: work done there is off the writing thread.
     preformatted: list[str] | None = None
+    # False: the rows were identified, normalized and hashed but not yet checked against the
+    # unified schema. The writer checks the ones it is about to store, in the JSON form they are
+    # stored in; one that did not change is not stored again, so it is not checked again either.
+    validated: bool = True
 
 
 class InitialLoadCollision(Exception):
@@ -65,6 +71,7 @@ class PageResult:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    seen_pages: int = 0  # 1 when the page's ids were stored as a seen page
 
 
 # What a connector's remote_id(), normalize() or updated_at() may raise for one bad record.
@@ -75,9 +82,13 @@ def record_id(*, connection_id: uuid.UUID, entity: str, remote_id: str) -> uuid.
     return uuid.uuid5(connection_id, f"{entity}:{remote_id}")
 
 
-def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID, raws: list[dict]) -> PreparedPage:
-    """Identifies, normalizes and hashes a page. Records that fail are reported, not fatal."""
-    page = PreparedPage(rows=[], failures=[], max_updated_at=None)
+def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID, raws: list[dict],
+                 validate: bool = True) -> PreparedPage:
+    """Identifies, normalizes, validates and hashes a page. Records that fail are reported, not fatal.
+
+    `validate=False` leaves the schema check to the writer (rows_validate), which makes it only
+    for the rows it stores: a re-sync of unchanged records skips it."""
+    page = PreparedPage(rows=[], failures=[], max_updated_at=None, validated=validate)
     by_id: dict[uuid.UUID, Row] = {}
     for raw in raws:
         try:
@@ -88,7 +99,7 @@ def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID,
             continue
         rid = record_id(connection_id=connection_id, entity=entity, remote_id=remote_id)
         try:
-            row = _row(connector, entity, raw, rid, remote_id)
+            row = _row(connector, entity, raw, rid, remote_id, validate)
         except RECORD_ERRORS as exc:
             page.failures.append({"remote_id": remote_id, "error": _reason(exc)})
             page.failed_ids.append(rid)
@@ -100,15 +111,22 @@ def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID,
     return page
 
 
-def _row(connector: Connector, entity: str, raw: dict, rid: uuid.UUID, remote_id: str) -> Row:
+def _row(connector: Connector, entity: str, raw: dict, rid: uuid.UUID, remote_id: str, validate: bool) -> Row:
     data = connector.normalize(entity, raw)
     data["remote_id"] = remote_id  # the identity is remote_id()'s, whatever normalize() copied
     # Nothing is stored half-right: a record off the unified schema (docs/entities.md) is this
     # record's mapping failure. The connector's dict is stored as it is, so only valid data is.
-    record_validate(entity, data)
-    changed = connector.updated_at(entity, data)
-    if not isinstance(changed, datetime) or changed.utcoffset() is None:
-        raise MappingError(f"updated_at {changed!r} has no UTC offset; connectors must return timezone-aware times")
+    if validate:
+        record_validate(entity, data)
+    try:
+        changed = connector.updated_at(entity, data)
+        if not isinstance(changed, datetime) or changed.utcoffset() is None:
+            raise MappingError(f"updated_at {changed!r} has no UTC offset; connectors must return timezone-aware "
+                               "times")
+    except RECORD_ERRORS:
+        if not validate:
+            record_validate(entity, data)  # the schema's words name the field, as when validated first
+        raise
     # Sorted keys make the bytes, and so the hash, independent of dict order. The hash covers
     # raw too: the API serves raw, so a change only in fields the mapping ignores is a change.
     data_bytes = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
@@ -116,6 +134,27 @@ def _row(connector: Connector, entity: str, raw: dict, rid: uuid.UUID, remote_id
     digest = hashlib.blake2b(data_bytes, digest_size=16)
     digest.update(raw_bytes)
     return Row(rid, remote_id, data_bytes.decode(), raw_bytes.decode(), digest.hexdigest(), changed)
+
+
+def rows_validate(page: PreparedPage, rows: list[Row], *, entity: str) -> set[uuid.UUID]:
+    """Checks rows of a page prepared without validation (the ones about to be stored) against
+    the unified schema, as the JSON they are stored as: keeping every normalized dict until the
+    write would cost the reader more in garbage collection than the check it skips. A row that
+    fails becomes the page's mapping failure (still seen, its stored copy kept). Returns the ids
+    that failed."""
+    failed = set()
+    for row in rows:
+        try:
+            record_validate(entity, orjson.loads(row.data))
+        except RECORD_ERRORS as exc:
+            page.failures.append({"remote_id": row.remote_id, "error": _reason(exc)})
+            page.failed_ids.append(row.id)
+            failed.add(row.id)
+    if failed:
+        page.rows = [row for row in page.rows if row.id not in failed]
+        # The high-water mark counts stored records only, as when failures are found up front.
+        page.max_updated_at = max((row.remote_updated_at for row in page.rows), default=None)
+    return failed
 
 
 def _raw_default(value):
@@ -144,40 +183,71 @@ class PageWriter:
     assume_new = False
 
     def write(self, page: PreparedPage, *, connection_id, entity: str, now: datetime, marker: uuid.UUID,
-              full: bool) -> PageResult:
+              full: bool, seen_page: int = 0) -> PageResult:
         """`full`: the run reads the whole window (a full run, or an incremental one whose upstream
-        cannot filter by changed-since), so every record it sees is marked for deletion detection."""
-        if self.assume_new and page.rows:
+        cannot filter by changed-since), so the ids of every record it sees are stored as seen
+        page number `seen_page` for deletion detection; the rows themselves are not touched."""
+        # Statements nothing waits on go with the page's next query (execute): on PostgreSQL a
+        # re-sync's unchanged page then costs one query before its checkpoint, not three.
+        self.pending = self.transaction_statements()
+        result_seen = 0
+        # Every record the page identified is seen: those that failed to map are still there upstream.
+        if full and (page.rows or page.failed_ids):
+            self.pending.append(self.seen_statement(page, connection_id=connection_id, entity=entity, marker=marker,
+                                                    number=seen_page, now=now))
+            result_seen = 1
+        if self.assume_new and page.rows and page.validated:
             result = self.write_initial(page, connection_id=connection_id, entity=entity, now=now, marker=marker)
             position = None
         else:
             result, position = self.write_classified(page, connection_id=connection_id, entity=entity, now=now,
-                                                     marker=marker, full=full)
+                                                     marker=marker)
         if page.deleted_ids:
             result.deleted = self.tombstones_apply(page.deleted_ids, connection_id=connection_id, entity=entity,
                                                    now=now, position=position)
+        if self.pending:
+            with db.cursor() as cursor:
+                self.execute(cursor, None)
+        result.seen_pages = result_seen
         return result
 
-    def write_classified(self, page: PreparedPage, *, connection_id, entity: str, now: datetime, marker: uuid.UUID,
-                         full: bool) -> tuple[PageResult, ChangePosition | None]:
+    pending: list[tuple[str, list]] = []
+
+    def execute(self, cursor, sql: str | None, params: list | None = None) -> None:
+        """Runs the pending statements, then `sql` (if any); the cursor holds the last result."""
+        statements = [*self.pending, *([(sql, params or [])] if sql else [])]
+        self.pending = []
+        for statement, values in statements:
+            cursor.execute(statement, values)
+
+    def write_classified(self, page: PreparedPage, *, connection_id, entity: str, now: datetime,
+                         marker: uuid.UUID) -> tuple[PageResult, ChangePosition | None]:
         new, new_lines, changed, unchanged = self.classify(page)
-        # A run over the whole window marks every record it saw for deletion detection:
-        # unchanged ones, and those that failed to map, which are still there upstream.
-        seen = [*unchanged, *page.failed_ids] if full else []
+        if not page.validated:
+            failed = rows_validate(page, [*new, *changed], entity=entity)
+            if failed:  # (no preformatted lines here: only a validated page has them)
+                new = [row for row in new if row.id not in failed]
+                changed = [row for row in changed if row.id not in failed]
         position = None
-        if new or changed or seen:
+        if new or changed:
             with db.cursor() as cursor:
-                self.prepare_transaction(cursor)
-                if new or changed:
-                    position = self.change_position_take(cursor, connection_id=connection_id, entity=entity, now=now)
+                position = self.change_position_take(cursor, connection_id=connection_id, entity=entity, now=now)
                 if new:
                     self.insert(cursor, new, connection_id=connection_id, entity=entity, position=position,
-                                marker=marker, lines=new_lines or None)
+                                marker=marker, lines=new_lines or self.lines(new, connection_id=connection_id,
+                                                                             entity=entity))
                 if changed:
                     self.update(cursor, changed, position=position, marker=marker)
-                if seen:
-                    self.mark_seen(cursor, seen, marker=marker)
         return PageResult(created=len(new), updated=len(changed), unchanged=len(unchanged)), position
+
+    def seen_statement(self, page: PreparedPage, *, connection_id, entity: str, marker: uuid.UUID, number: int,
+                       now: datetime) -> tuple[str, list]:
+        """One row for the page, whatever its size: the ids as a JSON list of 32 hex digits."""
+        ids = orjson.dumps([row.id.hex for row in page.rows] + [rid.hex for rid in page.failed_ids]).decode()
+        return (f"INSERT INTO syncs_seenpage (marker, page, connection_id, entity, ids, created_at) "
+                f"VALUES (%s, %s, %s, %s, {self.JSON_PARAM}, %s)",
+                [self.uuid_param(marker), number, self.uuid_param(connection_id), entity, ids,
+                 db.ops.adapt_datetimefield_value(now)])
 
     def write_initial(self, page: PreparedPage, *, connection_id, entity: str, now: datetime,
                       marker: uuid.UUID) -> PageResult:
@@ -185,7 +255,6 @@ class PageWriter:
         # transaction back on InitialLoadCollision and writes the page again, classified.
         try:
             with db.cursor() as cursor:
-                self.prepare_transaction(cursor)
                 position = self.change_position_take(cursor, connection_id=connection_id, entity=entity, now=now)
                 self.insert(cursor, page.rows, connection_id=connection_id, entity=entity, position=position,
                             marker=marker, lines=page.preformatted)
@@ -209,21 +278,39 @@ class PageWriter:
     def classify(self, page: PreparedPage) -> tuple[list[Row], list[str], list[Row], list[uuid.UUID]]:
         """(new rows, their preformatted lines, changed rows, ids of unchanged rows)."""
         new, new_lines, changed, unchanged = [], [], [], []
-        stored = self.stored_hashes([row.id for row in page.rows]) if page.rows else {}
+        # Only the rows that differ come back: a page of unchanged records costs one query and
+        # no rows to read (None: not stored; False: another hash; then whether it is deleted).
+        differences = self.stored_differences(page.rows) if page.rows else {}
         # A record the upstream sends along with its tombstone (SAP's deletion code "L") and
         # already stored deleted is unchanged, not resurrected and deleted again on every read.
         tombstoned = set(page.deleted_ids)
         for i, row in enumerate(page.rows):
-            before = stored.get(row.id)
-            if before is None:
+            difference = differences.get(row.id)
+            if difference is None:
+                unchanged.append(row.id)
+                continue
+            same_hash, deleted = difference
+            if same_hash is None:
                 new.append(row)
                 if page.preformatted:
                     new_lines.append(page.preformatted[i])
-            elif before[0] != row.content_hash or (before[1] and row.id not in tombstoned):
+            elif not same_hash or (deleted and row.id not in tombstoned):
                 changed.append(row)
             else:
                 unchanged.append(row.id)
         return new, new_lines, changed, unchanged
+
+    def stored_differences(self, rows: list[Row]) -> dict[uuid.UUID, tuple[bool | None, bool]]:
+        """{id: (same hash, or None if not stored; deleted)} for the rows not stored live and alike."""
+        differences = {}
+        stored = self.stored_hashes([row.id for row in rows])
+        for row in rows:
+            before = stored.get(row.id)
+            if before is None:
+                differences[row.id] = (None, False)
+            elif before[0] != row.content_hash or before[1]:
+                differences[row.id] = (before[0] == row.content_hash, before[1])
+        return differences
 
     def change_position_take(self, cursor, *, connection_id, entity: str, now: datetime) -> ChangePosition:
         """The next number of the (connection, entity) change feed, and a time never earlier than
@@ -235,9 +322,9 @@ class PageWriter:
         # RETURNING saves a round trip a page; SQLite before 3.35 lacks it, so there the numbers
         # are read back with a SELECT (the UPDATE's lock means it reads this transaction's own).
         if db.features.can_return_columns_from_insert:
-            cursor.execute(update + " RETURNING change_seq, change_at", [adapt(now), adapt(now), *where])
+            self.execute(cursor, update + " RETURNING change_seq, change_at", [adapt(now), adapt(now), *where])
         else:
-            cursor.execute(update, [adapt(now), adapt(now), *where])
+            self.execute(cursor, update, [adapt(now), adapt(now), *where])
             cursor.execute("SELECT change_seq, change_at FROM syncs_syncstate WHERE connection_id = %s "
                            "AND entity = %s", where)
         row = cursor.fetchone()
@@ -246,14 +333,19 @@ class PageWriter:
         at = row[1] if isinstance(row[1], datetime) else parse_datetime(row[1])
         return ChangePosition(seq=row[0], at=at if at.tzinfo else at.replace(tzinfo=UTC))
 
+    JSON_PARAM = "%s"
+
     def uuid_param(self, value: uuid.UUID):
         return value
 
-    def prepare_transaction(self, cursor) -> None:
-        pass
+    def transaction_statements(self) -> list[tuple[str, list]]:
+        return []
 
     def preformat(self, page: PreparedPage, *, connection_id, entity: str) -> None:
         pass
+
+    def lines(self, rows: list[Row], *, connection_id, entity: str) -> list[str] | None:
+        return None
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -269,29 +361,54 @@ class PostgresWriter(PageWriter):
     """New rows go straight into the table with COPY; changed rows through a staging table."""
 
     STAGE = "sync_stage"
+    JSON_PARAM = "%s::jsonb"
     COLUMNS = ("id, connection_id, entity, remote_id, data, raw, content_hash, remote_updated_at, modified_at, "
                "last_seen_run, change_seq")
 
-    def stored_hashes(self, ids: list[uuid.UUID]) -> dict:
+    def stored_differences(self, rows: list[Row]) -> dict[uuid.UUID, tuple[bool | None, bool]]:
+        # PostgreSQL compares the hashes, so a page of unchanged records reads no row back. One
+        # index lookup per id, whatever the statistics say (OFFSET 0 keeps the planner from a
+        # hash join over the whole table, which it picks while the table is newly loaded). The
+        # ids and hashes travel as two strings: cheaper to send than two arrays of 1000 values.
         with db.cursor() as cursor:
-            cursor.execute("SELECT id, content_hash, deleted_at IS NOT NULL FROM syncs_record WHERE id = ANY(%s)",
-                           [ids])
-            return {rid: (content_hash, deleted) for rid, content_hash, deleted in cursor.fetchall()}
+            self.execute(
+                cursor,
+                """SELECT p.id, s.same, s.deleted
+                   FROM unnest(string_to_array(%s, ',')::uuid[], string_to_array(%s, ',')) AS p(id, h)
+                   LEFT JOIN LATERAL (SELECT r.content_hash = p.h AS same, r.deleted_at IS NOT NULL AS deleted
+                                      FROM syncs_record r WHERE r.id = p.id OFFSET 0) s ON true
+                   WHERE s.same IS NOT TRUE OR s.deleted""",
+                [",".join([row.id.hex for row in rows]), ",".join([row.content_hash for row in rows])])
+            return {rid: (same, bool(deleted)) for rid, same, deleted in cursor.fetchall()}
 
-    def prepare_transaction(self, cursor) -> None:
+    def transaction_statements(self) -> list[tuple[str, list]]:
         # Pages commit without waiting for the WAL flush. A database crash can then lose the last
         # pages, but each page and its checkpoint commit together, so the run resumes before them.
         # The run's final transaction commits normally and flushes everything before it.
-        cursor.execute("SET LOCAL synchronous_commit = off")
+        return [("SET LOCAL synchronous_commit = off", [])]
+
+    def execute(self, cursor, sql: str | None, params: list | None = None) -> None:
+        """One round trip for the pending statements and `sql`: the connection binds parameters on
+        the client (Django's default), which lets one call carry several statements."""
+        statements = [*self.pending, *([(sql, params or [])] if sql else [])]
+        self.pending = []
+        cursor.execute("; ".join(statement for statement, _ in statements),
+                       [value for _, values in statements for value in values])
+        while cursor.nextset():
+            pass  # on to the last statement's result
 
     def preformat(self, page: PreparedPage, *, connection_id, entity: str) -> None:
         """COPY text lines up to the modified_at column, built on the reader thread, so the
-        writing thread hands PostgreSQL one string per page instead of formatting row by row."""
+        writing thread hands PostgreSQL one string per page instead of formatting row by row.
+        Only for a page written without classifying (an initial load's): in any other, most
+        rows may be unchanged, and the new ones get their lines when written."""
+        if self.assume_new and page.validated:
+            page.preformatted = self.lines(page.rows, connection_id=connection_id, entity=entity)
+
+    def lines(self, rows: list[Row], *, connection_id, entity: str) -> list[str]:
         head = f"\t{connection_id}\t{entity}\t"
-        page.preformatted = [
-            f"{r.id}{head}{r.remote_id.translate(_COPY_ESCAPES)}\t{_json_for_copy(r.data)}\t"
-            f"{_json_for_copy(r.raw)}\t{r.content_hash}\t{r.remote_updated_at.isoformat()}\t"
-            for r in page.rows]
+        return [f"{r.id}{head}{r.remote_id.translate(_COPY_ESCAPES)}\t{_json_for_copy(r.data)}\t"
+                f"{_json_for_copy(r.raw)}\t{r.content_hash}\t{r.remote_updated_at.isoformat()}\t" for r in rows]
 
     def insert(self, cursor, rows, *, connection_id, entity, position: ChangePosition, marker, lines=None) -> None:
         with cursor.cursor.copy(f"COPY syncs_record ({self.COLUMNS}) FROM STDIN") as copy:
@@ -317,9 +434,6 @@ class PostgresWriter(PageWriter):
                 FROM {self.STAGE} s WHERE r.id = s.id""", [position.at, position.seq, marker])
         # ON COMMIT empties it too, but the caller's transaction may span several pages.
         cursor.execute(f"TRUNCATE {self.STAGE}")
-
-    def mark_seen(self, cursor, ids, *, marker) -> None:
-        cursor.execute("UPDATE syncs_record SET last_seen_run = %s WHERE id = ANY(%s)", [marker, ids])
 
 
 class SqliteWriter(PageWriter):
@@ -351,28 +465,29 @@ class SqliteWriter(PageWriter):
             [(r.data, r.raw, r.content_hash, adapt(r.remote_updated_at), at, position.seq, marker.hex, r.id.hex)
              for r in rows])
 
-    def mark_seen(self, cursor, ids, *, marker) -> None:
-        cursor.execute(f"UPDATE syncs_record SET last_seen_run = %s WHERE id IN ({','.join(['%s'] * len(ids))})",
-                       [marker.hex, *(i.hex for i in ids)])
-
 
 def writer_for_database():
     return PostgresWriter() if db.vendor == "postgresql" else SqliteWriter()
 
 
 def deletions_mark(*, connection_id, entity: str, window_start: datetime | None, marker: uuid.UUID, fetched: int,
-                   now: datetime) -> dict:
-    """After a successful full re-sync: records of the window this run did not see are deleted,
-    at one position of the change feed, like any other change.
+                   now: datetime, seen_pages: int | None) -> dict:
+    """After a successful full re-sync: records of the window on none of this run's seen pages
+    are deleted, at one position of the change feed, like any other change.
 
     Guarded: a run that saw nothing, or would delete more than SYNC_DELETION_GUARD_FRACTION of
     the window, deletes nothing and says why, because an upstream returning an empty or partial
-    list by mistake must not wipe the copy.
+    list by mistake must not wipe the copy. So does a run whose stored seen pages do not match
+    the `seen_pages` its checkpoint counted (None: not counted), since a seen record would look
+    missing.
     """
+    incomplete = seen_pages_incomplete(marker=marker, expected=seen_pages)
+    if incomplete:
+        return {"deleted": 0, "deletion_skipped": incomplete}
     in_window = Record.objects.filter(connection_id=connection_id, entity=entity, deleted_at__isnull=True)
     if window_start is not None:  # None: the run read every record, whatever its date
         in_window = in_window.filter(remote_updated_at__gte=window_start)
-    missing = in_window.exclude(last_seen_run=marker)
+    missing = in_window.filter(unseen_condition(marker=marker))
     to_delete = missing.count()
     if not to_delete:
         return {"deleted": 0}

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection as db
 
 from connections.models import Connection
-from syncs.models import Record
+from syncs.models import Record, SeenPage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,3 +37,16 @@ def test_it_leaves_no_benchmark_data_behind():
     call_command("bench_sync", records=30, page_size=10, stdout=StringIO())
     assert not Connection.objects.filter(customer__name="Benchmark").exists()
     assert not Record.objects.exists()
+
+
+def test_it_times_an_unchanged_resync_against_the_initial_load():
+    out = StringIO()
+    call_command("bench_sync", records=60, page_size=20, resync=True, stdout=out)
+    output = out.getvalue()
+    assert re.match(r"[\d.]+ s  ->  [\d,]+ records/s", figure(output, "initial load"))
+    assert re.match(r"[\d.]+ s  ->  [\d,]+ records/s \(full mode, 3 pages; ", figure(output, "unchanged re-sync"))
+    assert re.match(r"[\d.]+x$", figure(output, "re-sync / load"))
+    rewritten = figure(output, "rows rewritten")
+    assert rewritten.startswith("0 (record rows" if db.vendor == "postgresql" else "n/a")
+    assert not Connection.objects.filter(customer__name="Benchmark").exists()
+    assert not Record.objects.exists() and not SeenPage.objects.exists()
