@@ -133,6 +133,8 @@ class SyncRun(models.Model):
             models.Index(fields=["-priority", "ready_at"], condition=Q(status="queued"),
                          name="syncrun_dispatch_order_idx"),
             models.Index(fields=["connection"], condition=Q(status="running"), name="syncrun_running_idx"),
+            # Retention keeps the latest run of each (connection, entity): one index probe per old run.
+            models.Index(fields=["connection", "entity", "-queued_at"], name="syncrun_entity_latest_idx"),
         ]
 
     def __str__(self):
