@@ -4,11 +4,14 @@ which prunes every kind of history in turn (runs, webhooks, audit) within one ti
 It lives in syncs because syncs may import webhooks and core, and neither may import syncs.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 
 from core.retention import Budget, PruneReport, Rule, audit_prune, cutoff_for, rows_prune
-from syncs.models import Incident, SyncRun, SyncState
+from syncs.models import Incident, SeenPage, SyncRun, SyncState
+from syncs.seen import seen_pages_prune
 from webhooks import retention as webhook_retention
 
 
@@ -39,6 +42,22 @@ def runs_prune(*, dry_run: bool, batch_size: int, budget: Budget) -> PruneReport
                       rules=run_rules(), dry_run=dry_run, batch_size=batch_size, budget=budget)
 
 
+# Seen pages of a run that failed and was not resumed (yet) wait this long for the retry that
+# would need them; a retry after that finds its seen set short and deletes nothing (syncs/seen.py).
+SEEN_PAGES_DAYS = 7
+
+
+def seen_pages_history_prune(*, dry_run: bool, **_) -> PruneReport:
+    """The seen pages no run will finish with. Few rows (a finished run clears its own), so one
+    statement. The dry run counts every old page, even one a run active for over a week holds."""
+    report = PruneReport(kind="seen pages", days=SEEN_PAGES_DAYS)
+    if dry_run:
+        report.deleted = SeenPage.objects.filter(created_at__lt=cutoff_for(SEEN_PAGES_DAYS)).count()
+    else:
+        report.deleted = seen_pages_prune(older_than=timedelta(days=SEEN_PAGES_DAYS))
+    return report
+
+
 def history_prune(*, dry_run: bool = False, batch_size: int | None = None,
                   seconds: float | None = None) -> list[PruneReport]:
     """Prunes (or with `dry_run` counts) every kind of history, one report per kind.
@@ -50,6 +69,7 @@ def history_prune(*, dry_run: bool = False, batch_size: int | None = None,
     options = {"dry_run": dry_run, "batch_size": batch_size or settings.RETENTION_BATCH_SIZE, "budget": budget}
     return [
         runs_prune(**options),
+        seen_pages_history_prune(**options),
         webhook_retention.endpoints_purge_deleted(**options),
         webhook_retention.deliveries_prune(**options),
         webhook_retention.events_prune(**options),
