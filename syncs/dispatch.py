@@ -58,6 +58,14 @@ def run_pick(*, hint, now: datetime) -> uuid.UUID | None:
     return higher.values_list("pk", flat=True).first() or hint
 
 
+def slice_start(*, run_id, now: datetime) -> datetime:
+    """When the run's fair slice began: now, unless it gave its worker to a manual run in the
+    middle of its slice (its claimed_at kept, its ready_at the moment it yielded). Then it goes on
+    with what was left, so a Sync now does not hand a long run a fresh slice at every press."""
+    ready_at, claimed_at = SyncRun.objects.filter(pk=run_id).values_list("ready_at", "claimed_at").get()
+    return now - (ready_at - claimed_at) if claimed_at else now
+
+
 def run_slot_waiting(run: SyncRun) -> bool:
     """A ready queued run whose connection has every slot taken: what the run page says it waits for."""
     if run.status != SyncRun.Status.QUEUED or run.waiting is not None:

@@ -60,8 +60,8 @@ def run_claim(*, run_id) -> tuple[SyncRun, uuid.UUID] | None:
         dispatch.claims_serialize()
         picked = dispatch.run_pick(hint=run_id, now=now)
         claimed = picked is not None and SyncRun.objects.filter(pk=picked, status=SyncRun.Status.QUEUED).update(
-            status=SyncRun.Status.RUNNING, heartbeat_at=now, claimed_at=now, lease=lease, not_before=None,
-            wait_reason="")
+            status=SyncRun.Status.RUNNING, heartbeat_at=now, claimed_at=dispatch.slice_start(run_id=picked, now=now),
+            lease=lease, not_before=None, wait_reason="")
     if not claimed:
         outcomes.run_cancel_if_requested(run_id=run_id)
         return None
@@ -97,7 +97,8 @@ def _execute_claimed(run: SyncRun, lease: uuid.UUID) -> SyncRun:
     except RunCancelled:
         outcomes.run_finish_cancelled(run=run)
     except RunYield as yielded:
-        _requeue(run, lease, reason=yielded.reason, yielded=True)
+        _requeue(run, lease, reason=yielded.reason, yielded=True,
+                 keep_slice=yielded.reason == dispatch.YIELD_TO_MANUAL)
     except RunLost:
         log.warning("sync run %s was taken from this worker (stalled?); its last page was rolled back", run.id)
     except SoftTimeLimitExceeded:

@@ -26,15 +26,16 @@ from webhooks.services import event_emit
 RETRYABLE_CONNECTION_STATUSES = (Connection.Status.ACTIVE, Connection.Status.PENDING, Connection.Status.UNREACHABLE)
 
 def run_requeue(*, run: SyncRun, lease, reason: str, not_before: datetime | None = None,
-                wait_reason: str = "", yielded: bool = False) -> None:
+                wait_reason: str = "", yielded: bool = False, keep_slice: bool = False) -> None:
     """Gives the worker back and queues the same run again, to go on from its checkpoint (at
     `not_before` if given), behind the runs already waiting. Only the worker holding the run's
-    lease can do it. `yielded`: it gave way to waiting work (dispatch.yield_reason)."""
+    lease can do it. `yielded`: it gave way to waiting work (dispatch.yield_reason);
+    `keep_slice`: it goes on later with what was left of its fair slice (dispatch.slice_start)."""
     now = timezone.now()
     with transaction.atomic():
         if not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, lease=lease).update(
                 status=SyncRun.Status.QUEUED, lease=None, not_before=not_before, wait_reason=wait_reason,
-                ready_at=now, yields=F("yields") + int(yielded)):
+                ready_at=now, yields=F("yields") + int(yielded), claimed_at=run.claimed_at if keep_slice else None):
             raise RunLost()
         run.status, run.not_before, run.wait_reason, run.ready_at = SyncRun.Status.QUEUED, not_before, wait_reason, now
         run.yields += int(yielded)

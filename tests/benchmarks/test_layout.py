@@ -8,7 +8,7 @@ from django.core.management import get_commands
 from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCH_COMMANDS = ("bench_sync", "bench_api", "bench_webhooks", "bench_dashboard")
+BENCH_COMMANDS = ("bench_sync", "bench_api", "bench_webhooks", "bench_dashboard", "bench_scheduling")
 
 
 def installed_packages() -> list[str]:

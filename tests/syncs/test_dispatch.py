@@ -76,6 +76,7 @@ def test_it_yields_a_scheduled_run_to_a_manual_one_and_goes_on_with_exact_counts
     assert 1 <= long_run.pages < 20 and long_run.fetched == long_run.created == long_run.pages * 10
     yielded = [e for e in long_run.timeline if e["event"] == "yielded"]
     assert [e["reason"] for e in yielded] == ["yielded to a manual sync"]
+    assert long_run.claimed_at is not None, "what was left of its fair slice is kept for later"
 
     assert run_execute(run_id=long_run.pk).pk == manual.pk, "the manual run goes first"
     finished = run_execute(run_id=long_run.pk)
@@ -155,3 +156,14 @@ def test_it_spreads_due_times_over_the_interval_and_keeps_each_connections_offse
         later = dispatch.next_due_after(connection_id=connection_id, interval_minutes=60,
                                         after=first + timedelta(seconds=7))
         assert later - first == timedelta(hours=1), "the same offset every interval"
+
+
+def test_it_goes_on_with_what_was_left_of_its_slice_after_giving_way_to_a_manual_run(fixed_now):
+    run = only_run(sandbox_connection(entities=["vendors"]), "vendors", priority=Priority.SCHEDULED)
+    now = timezone.now()
+    SyncRun.objects.filter(pk=run.pk).update(claimed_at=now - timedelta(seconds=50),
+                                             ready_at=now - timedelta(seconds=30))
+    assert dispatch.slice_start(run_id=run.pk, now=now) == now - timedelta(seconds=20), (
+        "it had used 20 s of its slice when it yielded")
+    SyncRun.objects.filter(pk=run.pk).update(claimed_at=None)
+    assert dispatch.slice_start(run_id=run.pk, now=now) == now, "a fresh slice after a fair-share yield"
