@@ -47,7 +47,8 @@ def connections_at_cap() -> QuerySet:
 
 def run_pick(*, hint, now: datetime) -> uuid.UUID | None:
     """The run a worker given `hint`'s message should start: `hint`, unless a startable run of
-    higher priority waits (the claimer then sends `hint` a new message). None if `hint` cannot
+    higher priority waits, or one of its priority that gave way to a manual run (the claimer then
+    sends `hint` a new message). None if `hint` cannot
     start: taken already (a duplicate message does nothing), not yet due, cancelled, or its
     connection at its cap (a run ending there sends a message for it again)."""
     startable = runs_ready(now=now).exclude(connection_id__in=connections_at_cap())
@@ -55,7 +56,12 @@ def run_pick(*, hint, now: datetime) -> uuid.UUID | None:
     if priority is None:
         return None
     higher = startable.filter(priority__gt=priority).order_by("-priority", "ready_at")
-    return higher.values_list("pk", flat=True).first() or hint
+    # A run that gave its worker to a manual run (its slice kept: claimed_at set while queued)
+    # takes the next worker of its priority back, instead of waiting behind everything queued
+    # since it started: a Sync now delays it by the manual run's time, no more.
+    preempted = startable.filter(priority=priority, claimed_at__isnull=False).exclude(pk=hint).order_by("ready_at")
+    return (higher.values_list("pk", flat=True).first() or preempted.values_list("pk", flat=True).first()
+            or hint)
 
 
 def slice_start(*, run_id, now: datetime) -> datetime:

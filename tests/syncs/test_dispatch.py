@@ -167,3 +167,14 @@ def test_it_goes_on_with_what_was_left_of_its_slice_after_giving_way_to_a_manual
         "it had used 20 s of its slice when it yielded")
     SyncRun.objects.filter(pk=run.pk).update(claimed_at=None)
     assert dispatch.slice_start(run_id=run.pk, now=now) == now, "a fresh slice after a fair-share yield"
+
+
+def test_it_gives_the_next_worker_back_to_a_run_that_gave_way_to_a_manual_one(django_capture_on_commit_callbacks):
+    backlog = only_run(sandbox_connection(name="Backlog", entities=["vendors"]), "vendors",
+                       priority=Priority.SCHEDULED, ready_ago=120)
+    preempted = only_run(sandbox_connection(name="Long", entities=["vendors"]), "vendors",
+                         priority=Priority.SCHEDULED, yields=1, claimed_at=timezone.now() - timedelta(seconds=40))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert run_execute(run_id=backlog.pk).pk == preempted.pk
+    assert len(callbacks) == 1, "the backlog run's message is sent again"
+    assert run_execute(run_id=backlog.pk).pk == backlog.pk
