@@ -45,14 +45,18 @@ def connections_at_cap() -> QuerySet:
             .values("connection_id"))
 
 
-def run_pick(*, hint, now: datetime) -> uuid.UUID | None:
+def run_pick(*, hint, now: datetime, hint_ready_at: datetime | None = None) -> uuid.UUID | None:
     """The run a worker given `hint`'s message should start: `hint`, unless a startable run of
     higher priority waits, or one of its priority that gave way to a manual run (the claimer then
     sends `hint` a new message). None if `hint` cannot
     start: taken already (a duplicate message does nothing), not yet due, cancelled, or its
-    connection at its cap (a run ending there sends a message for it again)."""
+    connection at its cap (a run ending there sends a message for it again). A message for an
+    earlier stay in the queue (`hint_ready_at` older than the run's ready_at) does nothing
+    either: the run's stay now has its own, and an old one still in the broker among runs queued
+    long after would start it again ahead of them."""
     startable = runs_ready(now=now).exclude(connection_id__in=connections_at_cap())
-    priority = startable.filter(pk=hint).values_list("priority", flat=True).first()
+    named = startable.filter(pk=hint) if hint_ready_at is None else startable.filter(pk=hint, ready_at=hint_ready_at)
+    priority = named.values_list("priority", flat=True).first()
     if priority is None:
         return None
     higher = startable.filter(priority__gt=priority).order_by("-priority", "ready_at")

@@ -46,7 +46,7 @@ class RunYield(Exception):
         self.reason = reason
 
 
-def run_claim(*, run_id) -> tuple[SyncRun, uuid.UUID] | None:
+def run_claim(*, run_id, ready_at: datetime | None = None) -> tuple[SyncRun, uuid.UUID] | None:
     """Moves `run_id`, or a waiting run of higher priority (dispatch.run_pick), to running under a
     new lease; None if `run_id` cannot start now (taken already, not yet due, or its connection
     has every slot busy: a run ending there sends it a message again, and the reaper resends what
@@ -58,7 +58,7 @@ def run_claim(*, run_id) -> tuple[SyncRun, uuid.UUID] | None:
     now, lease = timezone.now(), uuid.uuid4()
     with transaction.atomic():
         dispatch.claims_serialize()
-        picked = dispatch.run_pick(hint=run_id, now=now)
+        picked = dispatch.run_pick(hint=run_id, hint_ready_at=ready_at, now=now)
         claimed = picked is not None and SyncRun.objects.filter(pk=picked, status=SyncRun.Status.QUEUED).update(
             status=SyncRun.Status.RUNNING, heartbeat_at=now, claimed_at=dispatch.slice_start(run_id=picked, now=now),
             lease=lease, not_before=None, wait_reason="")
@@ -67,7 +67,7 @@ def run_claim(*, run_id) -> tuple[SyncRun, uuid.UUID] | None:
         return None
     if picked != run_id:
         # This message went to a run of higher priority; the named run still waits for one.
-        run_message_send(run_id=run_id)
+        run_message_send(run_id=run_id, ready_at=SyncRun.objects.values_list("ready_at", flat=True).get(pk=run_id))
     run = SyncRun.objects.select_related("connection__customer").get(pk=picked)
     if run.started_at is None:
         run.started_at = now
@@ -77,9 +77,9 @@ def run_claim(*, run_id) -> tuple[SyncRun, uuid.UUID] | None:
     return run, lease
 
 
-def run_execute(*, run_id) -> SyncRun | None:
+def run_execute(*, run_id, ready_at: datetime | None = None) -> SyncRun | None:
     """Runs the best ready run (not always `run_id`: see run_claim); returns it, or None if none."""
-    claim = run_claim(run_id=run_id)
+    claim = run_claim(run_id=run_id, ready_at=ready_at)
     if claim is None:
         return None
     run, lease = claim

@@ -33,14 +33,16 @@ def run_enqueue(*, run: SyncRun) -> None:
     countdown = None
     if run.not_before:
         countdown = max(0.0, (run.not_before - timezone.now()).total_seconds())
-    run_message_send(run_id=run.pk, countdown=countdown)
+    run_message_send(run_id=run.pk, ready_at=run.ready_at, countdown=countdown)
 
 
-def run_message_send(*, run_id, countdown: float | None = None) -> None:
+def run_message_send(*, run_id, ready_at: datetime, countdown: float | None = None) -> None:
+    """The message for the run's current stay in the queue (`ready_at`): one sent before it last
+    started, and still in the broker, does not start it again later (dispatch.run_pick)."""
     # Not robust on purpose: a caller whose broker is down hears of it (the API answers 503).
     # The run is already saved as queued, so nothing is lost: the reaper sends its message again
     # after SYNC_QUEUED_RESEND_SECONDS, and a retried trigger gets the same run back.
-    args = [str(run_id)]
+    args = [str(run_id), ready_at.isoformat()]
     transaction.on_commit(lambda: task_send("syncs.tasks.sync_run_execute_task", args=args, countdown=countdown))
 
 

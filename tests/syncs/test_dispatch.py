@@ -178,3 +178,12 @@ def test_it_gives_the_next_worker_back_to_a_run_that_gave_way_to_a_manual_one(dj
         assert run_execute(run_id=backlog.pk).pk == preempted.pk
     assert len(callbacks) == 1, "the backlog run's message is sent again"
     assert run_execute(run_id=backlog.pk).pk == backlog.pk
+
+
+def test_it_ignores_a_message_sent_for_an_earlier_stay_in_the_queue():
+    run = only_run(sandbox_connection(entities=["vendors"]), "vendors", priority=Priority.SCHEDULED)
+    stale = run.ready_at - timedelta(minutes=3)
+    assert run_execute(run_id=run.pk, ready_at=stale) is None
+    run.refresh_from_db()
+    assert run.status == "queued"
+    assert run_execute(run_id=run.pk, ready_at=run.ready_at).status == "succeeded"
