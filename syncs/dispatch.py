@@ -47,8 +47,8 @@ def connections_at_cap() -> QuerySet:
 
 def run_pick(*, hint, now: datetime, hint_ready_at: datetime | None = None) -> uuid.UUID | None:
     """The run a worker given `hint`'s message should start: `hint`, unless a startable run of
-    higher priority waits, or one of its priority that gave way to a manual run (the claimer then
-    sends `hint` a new message). None if `hint` cannot
+    higher priority waits, or one of its priority that gave way to a manual run, or one ready
+    well before it (the claimer then sends `hint` a new message). None if `hint` cannot
     start: taken already (a duplicate message does nothing), not yet due, cancelled, or its
     connection at its cap (a run ending there sends a message for it again). A message for an
     earlier stay in the queue (`hint_ready_at` older than the run's ready_at) does nothing
@@ -56,16 +56,25 @@ def run_pick(*, hint, now: datetime, hint_ready_at: datetime | None = None) -> u
     long after would start it again ahead of them."""
     startable = runs_ready(now=now).exclude(connection_id__in=connections_at_cap())
     named = startable.filter(pk=hint) if hint_ready_at is None else startable.filter(pk=hint, ready_at=hint_ready_at)
-    priority = named.values_list("priority", flat=True).first()
-    if priority is None:
+    named_run = named.values_list("priority", "ready_at").first()
+    if named_run is None:
         return None
+    priority, ready_at = named_run
     higher = startable.filter(priority__gt=priority).order_by("-priority", "ready_at")
     # A run that gave its worker to a manual run (its slice kept: claimed_at set while queued)
     # takes the next worker of its priority back, instead of waiting behind everything queued
     # since it started: a Sync now delays it by the manual run's time, no more.
     preempted = startable.filter(priority=priority, claimed_at__isnull=False).exclude(pk=hint).order_by("ready_at")
-    return (higher.values_list("pk", flat=True).first() or preempted.values_list("pk", flat=True).first()
-            or hint)
+    # Messages mostly arrive in the order runs became ready, but not always: one sent again
+    # (its run was passed over for a manual one) waits at the back of the broker. A run that has
+    # been ready noticeably longer than the named one goes first, so first ready is first run.
+    overdue = startable.filter(priority=priority, ready_at__lt=ready_at - timedelta(
+        seconds=settings.SYNC_YIELD_AFTER_SECONDS)).order_by("ready_at")
+    for candidates in (higher, preempted, overdue):
+        picked = candidates.values_list("pk", flat=True).first()
+        if picked:
+            return picked
+    return hint
 
 
 def slice_start(*, run_id, now: datetime) -> datetime:

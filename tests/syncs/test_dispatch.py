@@ -40,7 +40,7 @@ def test_it_starts_a_waiting_manual_run_instead_of_the_scheduled_one_named(djang
 
 def test_it_starts_the_named_run_among_equals_and_nothing_for_a_taken_one():
     first = only_run(sandbox_connection(name="A", entities=["vendors"]), "vendors",
-                     priority=Priority.SCHEDULED, ready_ago=60)
+                     priority=Priority.SCHEDULED, ready_ago=1)
     second = only_run(sandbox_connection(name="B", entities=["vendors"]), "vendors", priority=Priority.SCHEDULED)
     assert run_execute(run_id=second.pk).pk == second.pk
     assert run_execute(run_id=second.pk) is None, "a duplicate message does nothing"
@@ -187,3 +187,13 @@ def test_it_ignores_a_message_sent_for_an_earlier_stay_in_the_queue():
     run.refresh_from_db()
     assert run.status == "queued"
     assert run_execute(run_id=run.pk, ready_at=run.ready_at).status == "succeeded"
+
+
+def test_it_starts_a_run_ready_well_before_the_named_one_first(settings):
+    settings.SYNC_YIELD_AFTER_SECONDS = 2
+    passed_over = only_run(sandbox_connection(name="Passed over", entities=["vendors"]), "vendors",
+                           priority=Priority.SCHEDULED, ready_ago=40)
+    named = only_run(sandbox_connection(name="Named", entities=["vendors"]), "vendors", priority=Priority.SCHEDULED)
+    assert dispatch.run_pick(hint=named.pk, now=timezone.now()) == passed_over.pk
+    SyncRun.objects.filter(pk=passed_over.pk).update(ready_at=named.ready_at - timedelta(seconds=1))
+    assert dispatch.run_pick(hint=named.pk, now=timezone.now()) == named.pk, "about as old: the named run"
