@@ -16,9 +16,10 @@ import orjson
 
 from connections.connectors import base, parsing
 
+_ROOT = Path(base.__file__).resolve().parents[2]
 # Modules every connector's mapping depends on, whatever the connector.
-_GENERIC = (base.__file__, parsing.__file__,
-            *sorted(str(p) for p in (Path(base.__file__).parent / "schema").glob("*.py")))
+_GENERIC = (str(Path(base.__file__).resolve()), str(Path(parsing.__file__).resolve()),
+            *sorted(str(p) for p in (Path(base.__file__).resolve().parent / "schema").glob("*.py")))
 
 
 def mapping_fingerprint(*, connector: base.Connector) -> bytes:
@@ -33,9 +34,17 @@ def mapping_fingerprint(*, connector: base.Connector) -> bytes:
 @cache
 def _source_hash(cls: type) -> bytes:
     # The classes a connector inherits its mapping from are as much its mapping as its own module.
-    files = {inspect.getfile(klass) for klass in cls.__mro__ if klass is not object}
+    files = {str(Path(inspect.getfile(klass)).resolve()) for klass in cls.__mro__ if klass is not object}
     digest = hashlib.blake2b(digest_size=16)
-    for path in sorted(files | set(_GENERIC)):
-        digest.update(path.encode())
+    # Named relative to the project, so the same code checked out elsewhere maps the same.
+    for name, path in sorted((_relative(path), path) for path in files | set(_GENERIC)):
+        digest.update(name.encode())
         digest.update(Path(path).read_bytes())
     return digest.digest()
+
+
+def _relative(path: str) -> str:
+    try:
+        return Path(path).relative_to(_ROOT).as_posix()
+    except ValueError:  # a connector class from outside the project
+        return Path(path).name
