@@ -1,6 +1,6 @@
 """bench_sync --resync: a full re-sync of N sandbox purchase orders that did not change, against
-the initial load of the same records. The re-sync reads, normalizes and hashes every record but
-writes none, so it should run well ahead of the load (docs/performance.md)."""
+the initial load of the same records. The re-sync reads and hashes every record's input but maps
+(normalize()) and writes none, so it should run well ahead of the load (docs/performance.md)."""
 
 import time
 from dataclasses import dataclass

@@ -114,12 +114,12 @@ def bench_bare_copy(*, connection: Connection) -> float:
                                 raws=page.records).rows
             start = time.perf_counter()
             with cursor.cursor.copy("COPY bench_copy_scratch (id, connection_id, entity, remote_id, data, raw, "
-                                    "content_hash, remote_updated_at, modified_at, last_seen_run, deleted_at, "
-                                    "change_seq) "
+                                    "content_hash, input_hash, remote_updated_at, modified_at, last_seen_run, "
+                                    "deleted_at, change_seq) "
                                     "FROM STDIN") as copy:
                 for r in rows:
                     copy.write_row((r.id, connection.id, ENTITY, r.remote_id, r.data, r.raw, r.content_hash,
-                                    r.remote_updated_at, r.remote_updated_at, marker, None, 1))
+                                    r.input_hash, r.remote_updated_at, r.remote_updated_at, marker, None, 1))
             seconds += time.perf_counter() - start
         start = time.perf_counter()
     seconds += time.perf_counter() - start  # the commit

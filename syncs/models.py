@@ -179,6 +179,9 @@ class Record(models.Model):
     data = models.JSONField(default=dict)
     raw = models.JSONField(default=dict)
     content_hash = models.CharField(max_length=32)
+    # blake2b of the mapping fingerprint and the raw JSON: a re-sync that finds it unchanged
+    # skips normalize() (docs/architecture.md, "Sync semantics"). "": not known yet.
+    input_hash = models.CharField(max_length=32, default="", db_default="", blank=True)
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     modified_at = models.DateTimeField()
     # The position of the record's last change in its (connection, entity) change feed, with id

@@ -20,6 +20,7 @@ from django.db import connection as db
 from django.utils.dateparse import parse_datetime
 
 from connections.connectors.base import Connector, MappingError
+from connections.connectors.fingerprint import mapping_fingerprint
 from connections.connectors.schema import record_validate
 from syncs.models import Record
 from syncs.seen import seen_pages_incomplete, unseen_condition
@@ -32,7 +33,12 @@ class Row:
     data: str
     raw: str
     content_hash: str
-    remote_updated_at: datetime
+    remote_updated_at: datetime | None
+    # blake2b of the mapping fingerprint and the raw JSON (connections/connectors/fingerprint.py).
+    input_hash: str = ""
+    # A row read but not normalized yet (a lazy page): its raw dict and raw JSON. data,
+    # content_hash and remote_updated_at are empty until the writer normalizes it.
+    source: tuple[dict, bytes] | None = None
 
 
 @dataclass
@@ -52,6 +58,11 @@ class PreparedPage:
     # unified schema. The writer checks the ones it is about to store, in the JSON form they are
     # stored in; one that did not change is not stored again, so it is not checked again either.
     validated: bool = True
+    # Set on a page prepared without normalizing (validate=False): the writer normalizes only the
+    # rows whose stored input hash differs, with this connector. max_updated_at is then the
+    # writer's to fill in.
+    connector: Connector | None = None
+    entity: str = ""
 
 
 class InitialLoadCollision(Exception):
@@ -86,10 +97,15 @@ def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID,
                  validate: bool = True) -> PreparedPage:
     """Identifies, normalizes, validates and hashes a page. Records that fail are reported, not fatal.
 
-    `validate=False` leaves the schema check to the writer (rows_validate), which makes it only
-    for the rows it stores: a re-sync of unchanged records skips it."""
+    `validate=False` (every run but an initial load) only identifies the records and hashes their
+    input: the writer normalizes the ones whose stored input hash differs (rows_normalize) and
+    checks the schema only for the rows it stores (rows_validate), so a re-sync of unchanged
+    records runs no mapping at all."""
     page = PreparedPage(rows=[], failures=[], max_updated_at=None, validated=validate)
     by_id: dict[uuid.UUID, Row] = {}
+    fingerprint = mapping_fingerprint(connector=connector)
+    if not validate:
+        page.connector, page.entity = connector, entity
     for raw in raws:
         try:
             remote_id = str(connector.remote_id(entity, raw))
@@ -98,8 +114,13 @@ def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID,
             page.unidentified += 1
             continue
         rid = record_id(connection_id=connection_id, entity=entity, remote_id=remote_id)
+        raw_bytes = orjson.dumps(raw, default=_raw_default, option=orjson.OPT_SORT_KEYS)
+        input_hash = hashlib.blake2b(fingerprint + raw_bytes, digest_size=16).hexdigest()
+        if not validate:
+            by_id[rid] = Row(rid, remote_id, "", "", "", None, input_hash, (raw, raw_bytes))
+            continue
         try:
-            row = _row(connector, entity, raw, rid, remote_id, validate)
+            row = _row(connector, entity, raw, rid, remote_id, validate, raw_bytes, input_hash)
         except RECORD_ERRORS as exc:
             page.failures.append({"remote_id": remote_id, "error": _reason(exc)})
             page.failed_ids.append(rid)
@@ -111,7 +132,24 @@ def rows_prepare(*, connector: Connector, entity: str, connection_id: uuid.UUID,
     return page
 
 
-def _row(connector: Connector, entity: str, raw: dict, rid: uuid.UUID, remote_id: str, validate: bool) -> Row:
+def rows_normalize(page: PreparedPage, rows: list[Row]) -> list[Row]:
+    """Normalizes rows of a lazy page, as rows_prepare does up front, without the schema check
+    (rows_validate makes it for the ones stored). A record that fails to map becomes the page's
+    mapping failure exactly as one found up front: still seen, its stored copy kept."""
+    normalized = []
+    for row in rows:
+        raw, raw_bytes = row.source
+        try:
+            normalized.append(_row(page.connector, page.entity, raw, row.id, row.remote_id, False, raw_bytes,
+                                   row.input_hash))
+        except RECORD_ERRORS as exc:
+            page.failures.append({"remote_id": row.remote_id, "error": _reason(exc)})
+            page.failed_ids.append(row.id)
+    return normalized
+
+
+def _row(connector: Connector, entity: str, raw: dict, rid: uuid.UUID, remote_id: str, validate: bool,
+         raw_bytes: bytes, input_hash: str) -> Row:
     data = connector.normalize(entity, raw)
     data["remote_id"] = remote_id  # the identity is remote_id()'s, whatever normalize() copied
     # Nothing is stored half-right: a record off the unified schema (docs/entities.md) is this
@@ -130,10 +168,9 @@ def _row(connector: Connector, entity: str, raw: dict, rid: uuid.UUID, remote_id
     # Sorted keys make the bytes, and so the hash, independent of dict order. The hash covers
     # raw too: the API serves raw, so a change only in fields the mapping ignores is a change.
     data_bytes = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    raw_bytes = orjson.dumps(raw, default=_raw_default, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.blake2b(data_bytes, digest_size=16)
     digest.update(raw_bytes)
-    return Row(rid, remote_id, data_bytes.decode(), raw_bytes.decode(), digest.hexdigest(), changed)
+    return Row(rid, remote_id, data_bytes.decode(), raw_bytes.decode(), digest.hexdigest(), changed, input_hash)
 
 
 def rows_validate(page: PreparedPage, rows: list[Row], *, entity: str) -> set[uuid.UUID]:
@@ -199,6 +236,9 @@ class PageWriter:
         if self.assume_new and page.rows and page.validated:
             result = self.write_initial(page, connection_id=connection_id, entity=entity, now=now, marker=marker)
             position = None
+        elif page.connector is not None:
+            result, position = self.write_lazy(page, connection_id=connection_id, entity=entity, now=now,
+                                               marker=marker)
         else:
             result, position = self.write_classified(page, connection_id=connection_id, entity=entity, now=now,
                                                      marker=marker)
@@ -239,6 +279,68 @@ class PageWriter:
                 if changed:
                     self.update(cursor, changed, position=position, marker=marker)
         return PageResult(created=len(new), updated=len(changed), unchanged=len(unchanged)), position
+
+    def write_lazy(self, page: PreparedPage, *, connection_id, entity: str, now: datetime,
+                   marker: uuid.UUID) -> tuple[PageResult, ChangePosition | None]:
+        """A page prepared without normalizing. A row stored live with the same input hash is
+        unchanged without being mapped; the others are normalized now and classified by content
+        hash as on any page. One whose content did not change after all (a deploy changed the
+        fingerprint, not the output) gets only its new input hash: no feed position, no
+        modified_at, so a deploy does not flood the change feed."""
+        stored, unchanged_max = self.stored_inputs(page.rows) if page.rows else ({}, None)
+        unchanged = len(page.rows) - len(stored)
+        rows = rows_normalize(page, [row for row in page.rows if row.id in stored])
+        page.rows = rows  # from here the rows that were mapped (the others are neither stored nor failed)
+        tombstoned = set(page.deleted_ids)
+        new, changed, inputs = [], [], []
+        for row in rows:
+            content_hash, deleted, same_input = stored[row.id]
+            if content_hash is None:
+                new.append(row)
+            elif content_hash != row.content_hash or (deleted and row.id not in tombstoned):
+                changed.append(row)
+            else:
+                unchanged += 1
+                if not same_input:
+                    inputs.append(row)
+        failed = rows_validate(page, [*new, *changed], entity=entity)
+        if failed:
+            new = [row for row in new if row.id not in failed]
+            changed = [row for row in changed if row.id not in failed]
+        # The high-water mark is what it would be with every row mapped: an unchanged row's stored
+        # time is the one its mapping gives, since neither its input nor the mapping changed.
+        times = [row.remote_updated_at for row in page.rows]
+        if unchanged_max is not None:
+            times.append(unchanged_max)
+        page.max_updated_at = max(times, default=None)
+        if inputs:
+            self.inputs_update(inputs)
+        position = None
+        if new or changed:
+            with db.cursor() as cursor:
+                position = self.change_position_take(cursor, connection_id=connection_id, entity=entity, now=now)
+                if new:
+                    self.insert(cursor, new, connection_id=connection_id, entity=entity, position=position,
+                                marker=marker, lines=self.lines(new, connection_id=connection_id, entity=entity))
+                if changed:
+                    self.update(cursor, changed, position=position, marker=marker)
+        return PageResult(created=len(new), updated=len(changed), unchanged=unchanged), position
+
+    def stored_inputs(self, rows: list[Row]) -> tuple[dict[uuid.UUID, tuple[str | None, bool, bool]],
+                                                      datetime | None]:
+        """({id: (stored content hash or None if not stored, deleted, same input hash)} for the
+        rows not stored live with the same input hash; the latest remote_updated_at of those that are)."""
+        stored = self.stored_hashes([row.id for row in rows])
+        differences, latest = {}, None
+        for row in rows:
+            before = stored.get(row.id)
+            if before is None:
+                differences[row.id] = (None, False, False)
+            elif before[2] != row.input_hash or before[1]:
+                differences[row.id] = (before[0], before[1], before[2] == row.input_hash)
+            elif before[3] is not None and (latest is None or before[3] > latest):
+                latest = before[3]
+        return differences, latest
 
     def seen_statement(self, page: PreparedPage, *, connection_id, entity: str, marker: uuid.UUID, number: int,
                        now: datetime) -> tuple[str, list]:
@@ -360,10 +462,10 @@ def _json_for_copy(text: str) -> str:
 class PostgresWriter(PageWriter):
     """New rows go straight into the table with COPY; changed rows through a staging table."""
 
-    STAGE = "sync_stage"
+    STAGE = "sync_stage_v2"
     JSON_PARAM = "%s::jsonb"
-    COLUMNS = ("id, connection_id, entity, remote_id, data, raw, content_hash, remote_updated_at, modified_at, "
-               "last_seen_run, change_seq")
+    COLUMNS = ("id, connection_id, entity, remote_id, data, raw, content_hash, input_hash, remote_updated_at, "
+               "modified_at, last_seen_run, change_seq")
 
     def stored_differences(self, rows: list[Row]) -> dict[uuid.UUID, tuple[bool | None, bool]]:
         # PostgreSQL compares the hashes, so a page of unchanged records reads no row back. One
@@ -380,6 +482,38 @@ class PostgresWriter(PageWriter):
                    WHERE s.same IS NOT TRUE OR s.deleted""",
                 [",".join([row.id.hex for row in rows]), ",".join([row.content_hash for row in rows])])
             return {rid: (same, bool(deleted)) for rid, same, deleted in cursor.fetchall()}
+
+    def stored_inputs(self, rows: list[Row]) -> tuple[dict[uuid.UUID, tuple[str | None, bool, bool]],
+                                                      datetime | None]:
+        # As stored_differences: a page of unchanged records reads back one row, the latest
+        # remote_updated_at of the rows whose input hash matched (id NULL).
+        with db.cursor() as cursor:
+            self.execute(
+                cursor,
+                """WITH p AS (SELECT p.id, p.h, s.input_hash, s.content_hash, s.deleted, s.remote_updated_at
+                              FROM unnest(string_to_array(%s, ',')::uuid[], string_to_array(%s, ',')) AS p(id, h)
+                              LEFT JOIN LATERAL (SELECT r.input_hash, r.content_hash, r.remote_updated_at,
+                                                        r.deleted_at IS NOT NULL AS deleted
+                                                 FROM syncs_record r WHERE r.id = p.id OFFSET 0) s ON true)
+                   SELECT id, content_hash, deleted, input_hash = h, NULL FROM p
+                   WHERE content_hash IS NULL OR input_hash <> h OR deleted
+                   UNION ALL
+                   SELECT NULL, NULL, NULL, NULL, max(remote_updated_at) FROM p WHERE input_hash = h AND NOT deleted""",
+                [",".join([row.id.hex for row in rows]), ",".join([row.input_hash for row in rows])])
+            differences, latest = {}, None
+            for rid, content_hash, deleted, same_input, updated in cursor.fetchall():
+                if rid is None:
+                    latest = updated
+                else:
+                    differences[rid] = (content_hash, bool(deleted), bool(same_input))
+            return differences, latest
+
+    def inputs_update(self, rows: list[Row]) -> None:
+        # Nothing waits on it: it goes with the page's next statement.
+        self.pending.append(
+            ("UPDATE syncs_record r SET input_hash = p.h FROM unnest(string_to_array(%s, ',')::uuid[], "
+             "string_to_array(%s, ',')) AS p(id, h) WHERE r.id = p.id",
+             [",".join([row.id.hex for row in rows]), ",".join([row.input_hash for row in rows])]))
 
     def transaction_statements(self) -> list[tuple[str, list]]:
         # Pages commit without waiting for the WAL flush. A database crash can then lose the last
@@ -408,7 +542,8 @@ class PostgresWriter(PageWriter):
     def lines(self, rows: list[Row], *, connection_id, entity: str) -> list[str]:
         head = f"\t{connection_id}\t{entity}\t"
         return [f"{r.id}{head}{r.remote_id.translate(_COPY_ESCAPES)}\t{_json_for_copy(r.data)}\t"
-                f"{_json_for_copy(r.raw)}\t{r.content_hash}\t{r.remote_updated_at.isoformat()}\t" for r in rows]
+                f"{_json_for_copy(r.raw)}\t{r.content_hash}\t{r.input_hash}\t{r.remote_updated_at.isoformat()}\t"
+                for r in rows]
 
     def insert(self, cursor, rows, *, connection_id, entity, position: ChangePosition, marker, lines=None) -> None:
         with cursor.cursor.copy(f"COPY syncs_record ({self.COLUMNS}) FROM STDIN") as copy:
@@ -418,18 +553,20 @@ class PostgresWriter(PageWriter):
                 return
             for r in rows:
                 copy.write_row((r.id, connection_id, entity, r.remote_id, r.data, r.raw, r.content_hash,
-                                r.remote_updated_at, position.at, marker, position.seq))
+                                r.input_hash, r.remote_updated_at, position.at, marker, position.seq))
 
     def update(self, cursor, rows, *, position: ChangePosition, marker) -> None:
+        # (a new name: a session's temp table of an older shape would lack input_hash)
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.STAGE} (id uuid, data jsonb, raw jsonb, "
-                       "content_hash text, remote_updated_at timestamptz) ON COMMIT DELETE ROWS")
-        columns = "id, data, raw, content_hash, remote_updated_at"
+                       "content_hash text, input_hash text, remote_updated_at timestamptz) ON COMMIT DELETE ROWS")
+        columns = "id, data, raw, content_hash, input_hash, remote_updated_at"
         with cursor.cursor.copy(f"COPY {self.STAGE} ({columns}) FROM STDIN") as copy:
             for r in rows:
-                copy.write_row((r.id, r.data, r.raw, r.content_hash, r.remote_updated_at))
+                copy.write_row((r.id, r.data, r.raw, r.content_hash, r.input_hash, r.remote_updated_at))
         cursor.execute(
             f"""UPDATE syncs_record r SET data = s.data, raw = s.raw, content_hash = s.content_hash,
-                    remote_updated_at = s.remote_updated_at, modified_at = %s, change_seq = %s, last_seen_run = %s,
+                    input_hash = s.input_hash, remote_updated_at = s.remote_updated_at, modified_at = %s,
+                    change_seq = %s, last_seen_run = %s,
                     deleted_at = NULL
                 FROM {self.STAGE} s WHERE r.id = s.id""", [position.at, position.seq, marker])
         # ON COMMIT empties it too, but the caller's transaction may span several pages.
@@ -441,9 +578,16 @@ class SqliteWriter(PageWriter):
 
     def stored_hashes(self, ids: list[uuid.UUID]) -> dict:
         with db.cursor() as cursor:
-            cursor.execute(f"SELECT id, content_hash, deleted_at IS NOT NULL FROM syncs_record "
-                           f"WHERE id IN ({','.join(['%s'] * len(ids))})", [i.hex for i in ids])
-            return {uuid.UUID(rid): (content_hash, deleted) for rid, content_hash, deleted in cursor.fetchall()}
+            cursor.execute(f"SELECT id, content_hash, deleted_at IS NOT NULL, input_hash, remote_updated_at "
+                           f"FROM syncs_record WHERE id IN ({','.join(['%s'] * len(ids))})", [i.hex for i in ids])
+            return {uuid.UUID(rid): (content_hash, deleted, input_hash, _stored_time(updated))
+                    for rid, content_hash, deleted, input_hash, updated in cursor.fetchall()}
+
+    def inputs_update(self, rows: list[Row]) -> None:
+        with db.cursor() as cursor:
+            self.execute(cursor, None)
+            cursor.executemany("UPDATE syncs_record SET input_hash = %s WHERE id = %s",
+                               [(r.input_hash, r.id.hex) for r in rows])
 
     def uuid_param(self, value: uuid.UUID):
         return value.hex
@@ -451,19 +595,27 @@ class SqliteWriter(PageWriter):
     def insert(self, cursor, rows, *, connection_id, entity, position: ChangePosition, marker, lines=None) -> None:
         adapt, at = db.ops.adapt_datetimefield_value, db.ops.adapt_datetimefield_value(position.at)
         cursor.executemany(
-            """INSERT INTO syncs_record (id, connection_id, entity, remote_id, data, raw, content_hash,
+            """INSERT INTO syncs_record (id, connection_id, entity, remote_id, data, raw, content_hash, input_hash,
                    remote_updated_at, modified_at, last_seen_run, change_seq)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            [(r.id.hex, connection_id.hex, entity, r.remote_id, r.data, r.raw, r.content_hash,
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [(r.id.hex, connection_id.hex, entity, r.remote_id, r.data, r.raw, r.content_hash, r.input_hash,
               adapt(r.remote_updated_at), at, marker.hex, position.seq) for r in rows])
 
     def update(self, cursor, rows, *, position: ChangePosition, marker) -> None:
         adapt, at = db.ops.adapt_datetimefield_value, db.ops.adapt_datetimefield_value(position.at)
         cursor.executemany(
-            """UPDATE syncs_record SET data = %s, raw = %s, content_hash = %s, remote_updated_at = %s,
+            """UPDATE syncs_record SET data = %s, raw = %s, content_hash = %s, input_hash = %s, remote_updated_at = %s,
                    modified_at = %s, change_seq = %s, last_seen_run = %s, deleted_at = NULL WHERE id = %s""",
-            [(r.data, r.raw, r.content_hash, adapt(r.remote_updated_at), at, position.seq, marker.hex, r.id.hex)
-             for r in rows])
+            [(r.data, r.raw, r.content_hash, r.input_hash, adapt(r.remote_updated_at), at, position.seq, marker.hex,
+              r.id.hex) for r in rows])
+
+
+def _stored_time(value) -> datetime | None:
+    # SQLite hands back the stored text (UTC, without an offset).
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = parse_datetime(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def writer_for_database():

@@ -94,6 +94,12 @@ class Connector:
     config_fields: ClassVar[tuple[ConfigField, ...]] = ()
     credential_fields: ClassVar[tuple[ConfigField, ...]] = ()
     entities: ClassVar[tuple[str, ...]] = ENTITIES
+    # Part of the mapping fingerprint (connections/connectors/fingerprint.py): a re-sync skips
+    # normalize() for a record whose raw JSON and fingerprint are what they were. The fingerprint
+    # already covers the connector's source, the generic parsing and schema modules and the
+    # connection's config; bump this when a mapping changes in a way those cannot show (a lookup
+    # table read from a file, a library upgrade that formats differently).
+    mapping_version: ClassVar[str] = "1"
 
     def __init__(self, *, config: dict, credentials: dict, connection=None):
         # `connection` is the saved Connection, or None for checks before one exists (the
