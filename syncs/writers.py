@@ -268,17 +268,24 @@ class PageWriter:
             if failed:  # (no preformatted lines here: only a validated page has them)
                 new = [row for row in new if row.id not in failed]
                 changed = [row for row in changed if row.id not in failed]
-        position = None
-        if new or changed:
-            with db.cursor() as cursor:
-                position = self.change_position_take(cursor, connection_id=connection_id, entity=entity, now=now)
-                if new:
-                    self.insert(cursor, new, connection_id=connection_id, entity=entity, position=position,
-                                marker=marker, lines=new_lines or self.lines(new, connection_id=connection_id,
-                                                                             entity=entity))
-                if changed:
-                    self.update(cursor, changed, position=position, marker=marker)
+        position = self.changes_write(new, changed, connection_id=connection_id, entity=entity, now=now,
+                                      marker=marker, new_lines=new_lines)
         return PageResult(created=len(new), updated=len(changed), unchanged=len(unchanged)), position
+
+    def changes_write(self, new: list[Row], changed: list[Row], *, connection_id, entity: str, now: datetime,
+                      marker: uuid.UUID, new_lines=None) -> ChangePosition | None:
+        """Inserts the new rows and updates the changed ones under one change-feed position."""
+        if not (new or changed):
+            return None
+        with db.cursor() as cursor:
+            position = self.change_position_take(cursor, connection_id=connection_id, entity=entity, now=now)
+            if new:
+                self.insert(cursor, new, connection_id=connection_id, entity=entity, position=position,
+                            marker=marker, lines=new_lines or self.lines(new, connection_id=connection_id,
+                                                                         entity=entity))
+            if changed:
+                self.update(cursor, changed, position=position, marker=marker)
+        return position
 
     def write_lazy(self, page: PreparedPage, *, connection_id, entity: str, now: datetime,
                    marker: uuid.UUID) -> tuple[PageResult, ChangePosition | None]:
@@ -315,15 +322,8 @@ class PageWriter:
         page.max_updated_at = max(times, default=None)
         if inputs:
             self.inputs_update(inputs)
-        position = None
-        if new or changed:
-            with db.cursor() as cursor:
-                position = self.change_position_take(cursor, connection_id=connection_id, entity=entity, now=now)
-                if new:
-                    self.insert(cursor, new, connection_id=connection_id, entity=entity, position=position,
-                                marker=marker, lines=self.lines(new, connection_id=connection_id, entity=entity))
-                if changed:
-                    self.update(cursor, changed, position=position, marker=marker)
+        position = self.changes_write(new, changed, connection_id=connection_id, entity=entity, now=now,
+                                      marker=marker)
         return PageResult(created=len(new), updated=len(changed), unchanged=unchanged), position
 
     def stored_inputs(self, rows: list[Row]) -> tuple[dict[uuid.UUID, tuple[str | None, bool, bool]],
