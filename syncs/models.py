@@ -133,6 +133,10 @@ class SyncRun(models.Model):
             models.Index(fields=["-priority", "ready_at"], condition=Q(status="queued"),
                          name="syncrun_dispatch_order_idx"),
             models.Index(fields=["connection"], condition=Q(status="running"), name="syncrun_running_idx"),
+            # The few queued runs that gave their worker to a manual run: every claim looks for one
+            # under the claim lock, so it must not scan the whole queue.
+            models.Index(fields=["ready_at"], condition=Q(status="queued", claimed_at__isnull=False),
+                         name="syncrun_preempted_idx"),
             # Retention keeps the latest run of each (connection, entity): one index probe per old run.
             models.Index(fields=["connection", "entity", "-queued_at"], name="syncrun_entity_latest_idx"),
         ]
