@@ -1,12 +1,17 @@
 """Admin for support staff: read customers and connections; change connections only
 through the services, which validate and audit every write."""
 
+import json
+
 from django import forms
 from django.contrib import admin
 from django.db.models import Count
 
 from connections import services
+from connections.connectors.base import ConfigField
 from connections.connectors.entities import ENTITIES
+from connections.connectors.registry import connector_class
+from connections.forms import ConnectorFieldsMixin
 from connections.models import Connection, Customer
 from core.admin import ReadOnlyAdmin, error_text, report
 from core.audit import Actor, admin_actor
@@ -17,10 +22,12 @@ from syncs.services import sync_trigger
 
 
 def form_error_add(form: forms.BaseForm, exc: CatalogError) -> None:
-    """A service's refusal on the form: each listed field beside its input, the rest above the form."""
+    """A service's refusal on the form: each listed field beside its input ("config.seed" on the
+    connector field `config__seed`), the rest above the form."""
     fields = exc.details.get("fields") or {}
     for name, text in fields.items():
-        form.add_error(name if name in form.fields else None, f"{exc.message} ({name}: {text})")
+        field = name.replace(".", "__", 1)
+        form.add_error(field if field in form.fields else None, f"{exc.message} ({name}: {text})")
     if not fields:
         form.add_error(None, f"{exc.code}: {exc.message}")
 
@@ -51,8 +58,10 @@ class CustomerAdmin(ReadOnlyAdmin):
         return obj._connections
 
 
-class ConnectionForm(forms.ModelForm):
-    """Settings of an existing connection, validated and written by `connection_update`."""
+class ConnectionForm(ConnectorFieldsMixin, forms.ModelForm):
+    """Settings of an existing connection, validated and written by `connection_update`. The config
+    is edited through the connector's declared fields (`config__<name>`), as on the dashboard's
+    connect form, never as raw JSON; credentials are not on this form at all."""
 
     entities = forms.MultipleChoiceField(choices=[(e, e) for e in ENTITIES], widget=forms.CheckboxSelectMultiple,
                                          help_text="Only those the connector supports are accepted.")
@@ -60,25 +69,59 @@ class ConnectionForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ["name", "entities", "sync_interval_minutes", "history_days", "config", "metadata"]
+        fields = ["name", "entities", "sync_interval_minutes", "history_days", "metadata"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config_specs = {spec.name: spec for spec in config_specs(self.instance)}
+        self.add_connector_fields("config", self.config_specs.values())
+        for name, value in self.instance.config.items():
+            if name in self.config_specs:
+                self.initial[f"config__{name}"] = value
 
     def clean(self):
         cleaned = super().clean()
         if not self.errors and self.changed_data:
-            self._update(cleaned)
+            changes = self._changes(cleaned)
+            if not self.errors:
+                self._update(cleaned, changes)
         return cleaned
 
-    def _update(self, cleaned: dict) -> None:
+    def _changes(self, cleaned: dict) -> dict:
+        """The changed settings as connection_update takes them; the config as the changed keys
+        only, since the service merges them into the stored config."""
+        changes = {name: cleaned[name] for name in self.changed_data if name in self.Meta.fields}
+        config = {}
+        for field in (name for name in self.changed_data if name.startswith("config__")):
+            spec = self.config_specs[field.removeprefix("config__")]
+            value = cleaned[field]
+            if value in (None, "") and spec.default is None:
+                # The service merges config, so a cleared key would silently stay as it was.
+                self.add_error(field, "Cannot be cleared here: the stored value stays until another is set.")
+            config[spec.name] = spec.default if value in (None, "") else value
+        if config:
+            changes["config"] = config
+        return changes
+
+    def _update(self, cleaned: dict, changes: dict) -> None:
         # The service is both the check and the write, so its refusal can be shown here beside the
         # field; the admin's change view runs in one transaction, so a later failure undoes it.
         try:
             # connection_update reads a 0 as "unchanged" and would store it; check the numbers as typed.
             services.connection_numbers_validate(sync_interval_minutes=cleaned["sync_interval_minutes"],
                                                  history_days=cleaned["history_days"])
-            lifecycle.connection_update(connection=self.instance, actor=self.actor,
-                                       **{name: cleaned[name] for name in self.changed_data})
+            lifecycle.connection_update(connection=self.instance, actor=self.actor, **changes)
         except CatalogError as exc:
             form_error_add(self, exc)
+
+
+def config_specs(connection: Connection) -> tuple[ConfigField, ...]:
+    """The connector's declared config fields, secrets left out (none is shown in the admin). A
+    connector no longer installed has none: its connection can still be paused or deleted."""
+    try:
+        return tuple(spec for spec in connector_class(connection.connector).config_fields if not spec.secret)
+    except CatalogError:
+        return ()
 
 
 @admin.register(Connection)
@@ -89,15 +132,31 @@ class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
     list_select_related = ["customer"]
     form = ConnectionForm
     # Credentials are never shown or edited here in clear; only their key names are listed.
-    # Status moves only through the actions (pause, resume), which record a reason.
-    fields = ["id", "customer", "connector", "name", "status", "status_reason", "entities", "sync_interval_minutes",
-              "history_days", "config", "metadata", "token_prefix", "credential_fields", "status_changed_at",
-              "paused_at", "disconnected_at", "created_at", "updated_at"]
+    # Status moves only through the actions (pause, resume, disconnect), which audit it.
     readonly_fields = ["id", "customer", "connector", "status", "status_reason", "token_prefix", "credential_fields",
-                       "status_changed_at", "paused_at", "disconnected_at", "created_at", "updated_at"]
-    actions = ["sync_now", "full_resync", "pause", "resume"]
+                       "config_display", "status_changed_at", "paused_at", "disconnected_at", "created_at",
+                       "updated_at"]
+    actions = ["sync_now", "full_resync", "pause", "resume", "disconnect"]
+
+    def get_fieldsets(self, request, obj=None):
+        # The config's inputs are the connector's own fields, so they depend on the connection;
+        # someone who may only look sees the stored values instead.
+        editable = self.has_change_permission(request, obj)
+        config = [f"config__{spec.name}" for spec in config_specs(obj)] if obj and editable else ["config_display"]
+        return [
+            (None, {"fields": ["id", "customer", "connector", "name", "entities", "sync_interval_minutes",
+                               "history_days", "metadata"]}),
+            ("Configuration (the connector's fields, checked as on the dashboard's connect form)",
+             {"fields": config}),
+            ("Status (changed only through the actions: pause, resume, disconnect)",
+             {"fields": ["status", "status_reason", "status_changed_at", "paused_at", "disconnected_at"]}),
+            ("Access", {"fields": ["token_prefix", "credential_fields"]}),
+            ("Times", {"fields": ["created_at", "updated_at"]}),
+        ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
+        # Only the model's fields go to the factory: the `config__` inputs are added by the form itself.
+        kwargs["fields"] = ConnectionForm.Meta.fields
         form = super().get_form(request, obj, change=change, **kwargs)
         return type(form.__name__, (form,), {"actor": admin_actor(request)})
 
@@ -144,6 +203,13 @@ class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
     def resume(self, request, queryset):
         self._change_status(request, queryset, lifecycle.connection_resume, verb="Resumed")
 
+    @admin.action(description="Disconnect (revoke the token, stop syncing; data kept)",
+                  permissions=["manage_connection"])
+    def disconnect(self, request, queryset):
+        # Already disconnected ones are left alone: a second call would only audit again.
+        live = queryset.exclude(status=Connection.Status.DISCONNECTED)
+        self._change_status(request, live, lifecycle.connection_disconnect, verb="Disconnected")
+
     def _change_status(self, request, queryset, service, *, verb: str) -> None:
         actor, done, errors = admin_actor(request), 0, []
         for connection in queryset.select_related("customer"):
@@ -153,6 +219,12 @@ class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
             except CatalogError as exc:
                 errors.append(error_text(connection, exc))
         report(self, request, done=done, verb=verb, errors=errors)
+
+    @admin.display(description="Configuration")
+    def config_display(self, obj):
+        names = {spec.name for spec in config_specs(obj)}
+        shown = sorted((name, value) for name, value in (obj.config or {}).items() if name in names)
+        return ", ".join(f"{name}={json.dumps(value)}" for name, value in shown) or "(defaults)"
 
     @admin.display(description="Credentials")
     def credential_fields(self, obj):

@@ -23,11 +23,15 @@ def change_url(connection) -> str:
 
 
 def form_data(connection, **overrides) -> dict:
-    """What the browser posts back; the `initial-` copies are how Django tells JSON fields changed."""
-    config, metadata = json.dumps(connection.config), json.dumps(connection.metadata)
+    """What the browser posts back: the connector's config fields as `config__<name>` with their
+    stored values (or defaults); the `initial-` copy is how Django tells a JSON field changed."""
+    metadata = json.dumps(connection.metadata)
     data = {"name": connection.name, "entities": connection.entities,
             "sync_interval_minutes": connection.sync_interval_minutes, "history_days": connection.history_days,
-            "config": config, "initial-config": config, "metadata": metadata, "initial-metadata": metadata}
+            "metadata": metadata, "initial-metadata": metadata}
+    for spec in SandboxConnector.config_fields:
+        value = connection.config.get(spec.name, spec.default)
+        data[f"config__{spec.name}"] = json.dumps(value) if spec.kind == "json" else ("" if value is None else value)
     return {**data, **overrides}
 
 
@@ -40,7 +44,10 @@ def stored(connection) -> dict:
     ({"sync_interval_minutes": 1}, "sync_interval_minutes"),
     ({"sync_interval_minutes": 0}, "sync_interval_minutes"),
     ({"history_days": 0}, "history_days"),
-    ({"config": json.dumps({"seed": 7, "records": {"unicorns": 5}})}, None),
+    ({"config__records": json.dumps({"unicorns": 5})}, "config__records"),  # the connector's own check
+    ({"config__page_size": 0}, "config__page_size"),  # the declared bounds
+    ({"config__faults": "[1, 2]"}, "config__faults"),  # the declared JSON type
+    ({"config__anchor": "yesterday"}, "config__anchor"),
 ])
 def test_it_refuses_invalid_settings_on_the_form_and_saves_nothing(admin_client, connection, edit, field):
     before = stored(connection)
