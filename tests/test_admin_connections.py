@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from connections.connectors.sandbox import SandboxConnector
@@ -133,3 +134,66 @@ def test_it_keeps_the_audit_log_out_of_reach_of_deletion(admin_client, connectio
     url = reverse("admin:core_auditevent_delete", args=[event.pk])
     assert admin_client.post(url, {"post": "yes"}).status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_it_shows_the_connectors_config_fields_with_the_stored_values(admin_client, connection):
+    form = admin_client.get(change_url(connection)).context["adminform"].form
+    assert form["config__seed"].value() == 7 and form["config__records"].value() == "20"
+    assert form["config__page_size"].value() == 200  # not stored: the connector's default
+    assert "config" not in form.fields and "credentials__api_key" not in form.fields
+    assert "status" not in form.fields
+
+
+def test_it_saves_a_config_edit_through_the_service_and_audits_it(admin_client, admin_user, connection):
+    response = admin_client.post(change_url(connection), form_data(
+        connection, config__seed=9, config__faults=json.dumps({"rate_limit_every": 3})))
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    connection.refresh_from_db()
+    assert connection.config["seed"] == 9 and connection.config["faults"] == {"rate_limit_every": 3}
+    assert connection.config["records"] == 20  # the fields left alone stay as stored
+    event = AuditEvent.objects.get(action="connection.updated")
+    assert (event.actor, event.source, event.details["config"]) == (admin_user.username, AuditEvent.Source.ADMIN,
+                                                                    "changed")
+
+
+def test_it_puts_the_connectors_own_error_beside_its_field(admin_client, connection):
+    response = admin_client.post(change_url(connection), form_data(connection, config__records=json.dumps(-1)))
+    errors = response.context["adminform"].form.errors
+    assert "a number of records (0 to 1e9)" in str(errors["config__records"])
+    assert Connection.objects.get(pk=connection.pk).config == {"seed": 7, "records": 20}
+
+
+def test_it_ignores_raw_config_json_posted_to_the_form(admin_client, connection):
+    response = admin_client.post(change_url(connection), form_data(
+        connection, name="Renamed", config=json.dumps({"seed": 99, "sneaky": True})))
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.name == "Renamed" and connection.config == {"seed": 7, "records": 20}
+
+
+def test_it_refuses_to_clear_a_stored_value_the_service_would_keep(admin_client, connection):
+    anchor = "2026-11-01T00:00:00+00:00"
+    Connection.objects.filter(pk=connection.pk).update(config={**connection.config, "anchor": anchor})
+    connection.refresh_from_db()
+    response = admin_client.post(change_url(connection), form_data(connection, config__anchor=""))
+    assert response.status_code == 200
+    assert "Cannot be cleared here" in str(response.context["adminform"].form.errors["config__anchor"])
+    assert not AuditEvent.objects.filter(action="connection.updated").exists()
+
+
+def test_it_resets_a_cleared_field_to_the_connectors_default(admin_client, connection):
+    response = admin_client.post(change_url(connection), form_data(connection, config__seed=""))
+    assert response.status_code == 302
+    assert Connection.objects.get(pk=connection.pk).config["seed"] == 1
+
+
+def test_it_shows_the_config_read_only_to_a_user_who_may_only_view(client, django_user_model, connection):
+    user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_connection"))
+    client.force_login(user)
+    response = client.get(change_url(connection))
+    body = response.content.decode()
+    assert response.status_code == 200 and 'name="config__seed"' not in body
+    assert "records=20, seed=7" in body and "secret" not in body
+    assert client.post(change_url(connection), form_data(connection, config__seed=3)).status_code == 403
+    assert Connection.objects.get(pk=connection.pk).config["seed"] == 7
