@@ -1,11 +1,15 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import admin
+from django.utils import timezone
 
 from connections.admin import ConnectionPermissions
 from core.admin import ReadOnlyAdmin, error_text, report
 from core.audit import admin_actor
 from core.errors import CatalogError
 from syncs import incidents, services
-from syncs.models import Incident, Record, SyncRun, SyncState, WorkerHeartbeat
+from syncs.models import Incident, Record, SeenPage, SyncRun, SyncState, WorkerHeartbeat
 
 
 class _EngineDataAdmin(ReadOnlyAdmin):
@@ -101,12 +105,31 @@ class IncidentAdmin(ConnectionPermissions, _EngineDataAdmin):
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
-    list_display = ["hostname", "seen_at"]
+class WorkerHeartbeatAdmin(_EngineDataAdmin):
+    """Written by the workers only: a faked or edited beat would make a dead worker look alive to
+    /healthz, and a deleted one a live worker dead. A stopped worker removes its own row."""
 
-    # Written by the workers; an edited beat would make a dead worker look alive to /healthz.
-    def has_add_permission(self, request):
-        return False
+    list_display = ["hostname", "seen_at", "alive", "concurrency", "busy"]
+    fields = list_display
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    @admin.display(description="Alive (as /healthz counts)", boolean=True)
+    def alive(self, obj):
+        return timezone.now() - obj.seen_at <= timedelta(seconds=settings.HEALTH_WORKER_MAX_AGE_SECONDS)
+
+
+@admin.register(SeenPage)
+class SeenPageAdmin(_EngineDataAdmin):
+    """The ids a full re-sync's page saw: deletions are decided from them, so a row edited or
+    deleted here would delete records upstream still has, or keep ones it removed. Pruned with
+    their run (syncs/seen.py) and by retention."""
+
+    list_display = ["marker", "page", "connection", "entity", "id_count", "created_at"]
+    list_filter = ["entity"]
+    search_fields = ["=marker", "connection__name"]
+    list_select_related = ["connection__customer"]
+    fields = list_display
+    show_full_result_count = False
+
+    @admin.display(description="Ids")
+    def id_count(self, obj):
+        return len(obj.ids)  # the ids themselves are 32-hex strings by the thousand: no one reads them here

@@ -12,7 +12,7 @@ from connections.models import Connection
 from core.api_keys import api_key_create
 from core.audit import SYSTEM, audit_record
 from core.models import ApiKey, AuditEvent
-from syncs.models import Incident, Record, SyncRun, SyncState, WorkerHeartbeat
+from syncs.models import Incident, Record, SeenPage, SyncRun, SyncState, WorkerHeartbeat
 from tests.connections.factories import ConnectionFactory
 from tests.webhooks.factories import AttemptFactory, EndpointFactory
 from webhooks.models import Delivery, Endpoint
@@ -33,6 +33,8 @@ def one_of_each():
     Incident.objects.create(connection=conn, entity="vendors", error_code="UPSTREAM_SERVER_ERROR",
                             first_seen=now, last_seen=now, last_run=run)
     WorkerHeartbeat.objects.create(hostname="w1", seen_at=now)
+    SeenPage.objects.create(marker="00000000-0000-0000-0000-0000000000aa", page=1, connection=conn, entity="vendors",
+                            ids=["0" * 32], created_at=now)
     Group.objects.create(name="support")
     audit_record(actor=SYSTEM, action="test", target=conn, connection=conn)
     AttemptFactory(delivery__endpoint=EndpointFactory(connection=conn, secret="whsec_never-shown",

@@ -7,6 +7,7 @@ Secrets are never shown. Endpoints are created where the secret can be shown onc
 from django.contrib import admin, messages
 from django.db.models import Count
 
+from core.admin import ReadOnlyAdmin
 from core.audit import admin_actor
 from core.errors import CatalogError
 from webhooks import services
@@ -19,14 +20,6 @@ class _WebhookPermissions:
 
     def has_manage_webhooks_permission(self, request):
         return request.user.has_perm("webhooks.change_endpoint")
-
-
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Endpoint)
@@ -104,8 +97,11 @@ class EndpointAdmin(_WebhookPermissions, admin.ModelAdmin):
         self.message_user(request, f"Test event queued for {queryset.count()} endpoint(s).", messages.SUCCESS)
 
 
+# Events, deliveries and attempts are the record of what receivers were sent and answered: the
+# outbox and the sweeper write them, retention prunes them (webhooks/retention.py); an edit or a
+# delete here would falsify that record or lose a delivery still due. Resend is the one action.
 @admin.register(Event)
-class EventAdmin(_ReadOnlyAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ["id", "type", "connection", "created_at"]
     list_filter = ["type"]
     search_fields = ["=id", "connection__name"]
@@ -127,7 +123,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(_WebhookPermissions, _ReadOnlyAdmin):
+class DeliveryAdmin(_WebhookPermissions, ReadOnlyAdmin):
     list_display = ["id", "event_type", "endpoint", "status", "attempts", "next_attempt_at", "last_status_code",
                     "last_error_short", "created_at", "delivered_at"]
     list_filter = ["status", "event__type"]
@@ -164,7 +160,7 @@ class DeliveryAdmin(_WebhookPermissions, _ReadOnlyAdmin):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(_ReadOnlyAdmin):
+class AttemptAdmin(ReadOnlyAdmin):
     list_display = ["id", "delivery", "number", "at", "status_code", "duration_ms", "remote_address", "error"]
     list_filter = ["status_code"]
     search_fields = ["=delivery__event__id", "delivery__endpoint__url"]
