@@ -112,7 +112,11 @@ def test_it_declares_the_permission_every_action_needs(model, action):
     (Delivery, "resend_deliveries", "webhooks.change_endpoint"),
     (ApiKey, "revoke_keys", "core.change_apikey"),
     (Connection, "pause", "connections.manage_connection"),
+    (Connection, "disconnect", "connections.manage_connection"),
+    (Connection, "sync_now", "connections.trigger_sync"),
     (SyncRun, "cancel_runs", "connections.trigger_sync"),
+    (SyncRun, "retry_runs", "connections.trigger_sync"),
+    (Incident, "acknowledge", "connections.manage_connection"),
     (Incident, "resolve", "connections.manage_connection"),
 ])
 def test_it_runs_an_action_for_a_user_with_its_permission(client, django_user_model, one_of_each,

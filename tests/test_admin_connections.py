@@ -197,3 +197,36 @@ def test_it_shows_the_config_read_only_to_a_user_who_may_only_view(client, djang
     assert "records=20, seed=7" in body and "secret" not in body
     assert client.post(change_url(connection), form_data(connection, config__seed=3)).status_code == 403
     assert Connection.objects.get(pk=connection.pk).config["seed"] == 7
+
+
+def disconnect(client, *connections):
+    return client.post(reverse("admin:connections_connection_changelist"),
+                       {"action": "disconnect", "_selected_action": [c.pk for c in connections]}, follow=True)
+
+
+def test_it_disconnects_through_the_service_with_an_audit_entry(admin_client, admin_user, connection):
+    Connection.objects.filter(pk=connection.pk).update(token_hash="h")
+    assert "Disconnected: 1." in disconnect(admin_client, connection).content.decode()
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.DISCONNECTED and connection.token_hash is None
+    event = AuditEvent.objects.get(action="connection.disconnected")
+    assert (event.actor, event.source, event.target_id) == (admin_user.username, AuditEvent.Source.ADMIN,
+                                                            str(connection.pk))
+
+
+def test_it_leaves_an_already_disconnected_connection_alone(admin_client, connection):
+    disconnect(admin_client, connection)
+    at = Connection.objects.get(pk=connection.pk).disconnected_at
+    assert "Disconnected: " not in disconnect(admin_client, connection).content.decode()
+    assert Connection.objects.get(pk=connection.pk).disconnected_at == at
+    assert AuditEvent.objects.filter(action="connection.disconnected").count() == 1
+
+
+def test_it_refuses_to_disconnect_without_the_manage_permission(client, django_user_model, connection):
+    user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_connection", "change_connection",
+                                                                       "trigger_sync"]))
+    client.force_login(user)
+    disconnect(client, connection)
+    assert Connection.objects.get(pk=connection.pk).status == Connection.Status.ACTIVE
+    assert not AuditEvent.objects.exists()
