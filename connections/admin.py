@@ -165,6 +165,14 @@ class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    # Editing and deleting take the dashboard's manage permission too, so the admin is no way
+    # around it for a user who was given Django's model permissions.
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self.has_manage_connection_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self.has_manage_connection_permission(request)
+
     def save_model(self, request, obj, form, change):
         pass  # ConnectionForm.clean already saved it through connection_update
 

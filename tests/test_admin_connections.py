@@ -230,3 +230,20 @@ def test_it_refuses_to_disconnect_without_the_manage_permission(client, django_u
     disconnect(client, connection)
     assert Connection.objects.get(pk=connection.pk).status == Connection.Status.ACTIVE
     assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize(("codenames", "allowed"), [
+    (["view_connection", "change_connection", "delete_connection"], False),
+    (["view_connection", "change_connection", "delete_connection", "manage_connection"], True),
+])
+def test_it_takes_the_manage_permission_to_edit_or_delete(client, django_user_model, connection, codenames, allowed):
+    user = django_user_model.objects.create_user("support", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="connections",
+                                                         codename__in=codenames))
+    client.force_login(user)
+    response = client.post(change_url(connection), form_data(connection, name="Edited"))
+    assert response.status_code == (302 if allowed else 403)
+    assert (Connection.objects.get(pk=connection.pk).name == "Edited") is allowed
+    delete = client.post(reverse("admin:connections_connection_delete", args=[connection.pk]), {"post": "yes"})
+    assert delete.status_code == (302 if allowed else 403)
+    assert Connection.objects.filter(pk=connection.pk).exists() is not allowed
