@@ -5,7 +5,9 @@ import json
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db.models import Count
+from django.template.response import TemplateResponse
 
 from connections import services
 from connections.connectors.base import ConfigField
@@ -215,8 +217,14 @@ class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
                   permissions=["manage_connection"])
     def disconnect(self, request, queryset):
         # Already disconnected ones are left alone: a second call would only audit again.
-        live = queryset.exclude(status=Connection.Status.DISCONNECTED)
+        live = queryset.exclude(status=Connection.Status.DISCONNECTED).select_related("customer")
+        if request.POST.get("post") != "yes":
+            # A revoked token cannot be given back: ask first, as the stock bulk delete does.
+            context = {**self.admin_site.each_context(request), "opts": self.opts, "title": "Disconnect connections",
+                       "connections": list(live), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME}
+            return TemplateResponse(request, "admin/connections/connection/disconnect_confirmation.html", context)
         self._change_status(request, live, lifecycle.connection_disconnect, verb="Disconnected")
+        return None
 
     def _change_status(self, request, queryset, service, *, verb: str) -> None:
         actor, done, errors = admin_actor(request), 0, []

@@ -58,8 +58,9 @@ def changelist(model) -> str:
 
 
 def action_run(client, model, action: str, pks=None):
+    """The action, confirmed for those that ask first (the `post` field of their confirmation page)."""
     pks = list(model.objects.values_list("pk", flat=True)) if pks is None else pks
-    return client.post(changelist(model), {"action": action, ACTION_CHECKBOX_NAME: pks, "index": 0})
+    return client.post(changelist(model), {"action": action, ACTION_CHECKBOX_NAME: pks, "index": 0, "post": "yes"})
 
 
 def every_action():

@@ -199,9 +199,19 @@ def test_it_shows_the_config_read_only_to_a_user_who_may_only_view(client, djang
     assert Connection.objects.get(pk=connection.pk).config["seed"] == 7
 
 
-def disconnect(client, *connections):
+def disconnect(client, *connections, confirmed: bool = True):
+    data = {"action": "disconnect", "_selected_action": [c.pk for c in connections]}
     return client.post(reverse("admin:connections_connection_changelist"),
-                       {"action": "disconnect", "_selected_action": [c.pk for c in connections]}, follow=True)
+                       {**data, "post": "yes"} if confirmed else data, follow=True)
+
+
+def test_it_asks_before_disconnecting(admin_client, connection):
+    response = disconnect(admin_client, connection, confirmed=False)
+    body = response.content.decode()
+    assert response.status_code == 200 and "Yes, disconnect" in body and str(connection) in body
+    assert 'name="post" value="yes"' in body
+    assert Connection.objects.get(pk=connection.pk).status == Connection.Status.ACTIVE
+    assert not AuditEvent.objects.exists()
 
 
 def test_it_disconnects_through_the_service_with_an_audit_entry(admin_client, admin_user, connection):
