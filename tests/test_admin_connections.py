@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from connections.connectors.registry import connector_class
 from connections.connectors.sandbox import SandboxConnector
 from connections.models import Connection, Customer
 from core.models import AuditEvent
@@ -30,7 +31,7 @@ def form_data(connection, **overrides) -> dict:
     data = {"name": connection.name, "entities": connection.entities,
             "sync_interval_minutes": connection.sync_interval_minutes, "history_days": connection.history_days,
             "metadata": metadata, "initial-metadata": metadata}
-    for spec in SandboxConnector.config_fields:
+    for spec in connector_class(connection.connector).config_fields:
         value = connection.config.get(spec.name, spec.default)
         data[f"config__{spec.name}"] = json.dumps(value) if spec.kind == "json" else ("" if value is None else value)
     return {**data, **overrides}
@@ -257,3 +258,39 @@ def test_it_takes_the_manage_permission_to_edit_or_delete(client, django_user_mo
     delete = client.post(reverse("admin:connections_connection_delete", args=[connection.pk]), {"post": "yes"})
     assert delete.status_code == (302 if allowed else 403)
     assert Connection.objects.filter(pk=connection.pk).exists() is not allowed
+
+
+@pytest.fixture
+def tryton():
+    return ConnectionFactory(connector="tryton", entities=["vendors"], config={
+        "url": "https://erp.example.com/", "database": "prod", "requests_per_minute": 600},
+        credentials={"username": "sync", "password": "never-shown"})
+
+
+def test_it_builds_the_form_from_each_connectors_own_fields(admin_client, tryton):
+    response = admin_client.get(change_url(tryton))
+    form = response.context["adminform"].form
+    assert [name for name in form.fields if name.startswith("config__")] == [
+        "config__url", "config__database", "config__requests_per_minute"]
+    assert form["config__url"].value() == "https://erp.example.com/"
+    assert "never-shown" not in response.content.decode()
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    ({"config__url": "not a url"}, "config__url"),
+    ({"config__database": ""}, "config__database"),  # required, no default
+    ({"config__requests_per_minute": 0}, "config__requests_per_minute"),
+])
+def test_it_refuses_what_the_connectors_fields_refuse(admin_client, tryton, edit, field):
+    response = admin_client.post(change_url(tryton), form_data(tryton, **edit))
+    assert response.status_code == 200 and response.context["adminform"].form.errors[field]
+    assert Connection.objects.get(pk=tryton.pk).config["database"] == "prod"
+
+
+def test_it_saves_another_connectors_config_without_asking_upstream(admin_client, tryton):
+    # The credentials are unchanged, so the service checks nothing upstream (there is no server here).
+    response = admin_client.post(change_url(tryton), form_data(tryton, config__database="staging"))
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    assert Connection.objects.get(pk=tryton.pk).config == {
+        "url": "https://erp.example.com/", "database": "staging", "requests_per_minute": 600}
+    assert Connection.objects.get(pk=tryton.pk).credentials == {"username": "sync", "password": "never-shown"}
