@@ -110,6 +110,7 @@ class WorkerHeartbeatAdmin(_EngineDataAdmin):
     /healthz, and a deleted one a live worker dead. A stopped worker removes its own row."""
 
     list_display = ["hostname", "seen_at", "alive", "concurrency", "busy"]
+    search_fields = ["hostname"]
     fields = list_display
 
     @admin.display(description="Alive (as /healthz counts)", boolean=True)

@@ -98,3 +98,10 @@ def test_it_shows_how_many_ids_a_seen_page_holds_not_the_ids(admin_client):
     body = admin_client.get(admin_url(SeenPage, "change", page.pk)).content.decode()
     assert "0" * 32 not in body
     assert admin.site._registry[SeenPage].id_count(page) == 1
+
+
+@pytest.mark.usefixtures("one_of_each")
+@pytest.mark.parametrize("model", ENGINE_DATA, ids=lambda m: m._meta.label)
+def test_it_answers_a_search_that_is_no_id_with_an_empty_list(admin_client, model):
+    response = admin_client.get(changelist(model), {"q": "not-a-uuid"})
+    assert response.status_code == 200 and response.context["cl"].result_count == 0
