@@ -39,7 +39,10 @@ class Principal:
     api_key: ApiKey | None = None
 
     def actor(self, request: HttpRequest) -> Actor:
-        return Actor(name=self.prefix, source=AuditEvent.Source.API, request_id=getattr(request, "request_id", ""))
+        """The audit's actor: an admin key by its name (the back office acting for a customer
+        says who it is), a connection token by its prefix."""
+        name = self.api_key.name if self.api_key is not None else self.prefix
+        return Actor(name=name, source=AuditEvent.Source.API, request_id=getattr(request, "request_id", ""))
 
     @property
     def scope(self) -> str:
