@@ -101,11 +101,13 @@ class ConnectionToken(_TokenAuth):
 
 
 class AdminKey(_TokenAuth):
-    """An admin key, `sk_...`: connections, connectors and webhooks across customers."""
+    """An admin key, `sk_...`: connections, connectors and webhooks across customers, and any
+    connection's records and syncs under /connections/{connection_id}/."""
 
     kind = ADMIN
     openapi_bearerFormat = "sk_..."
-    openapi_description = "An admin key: connections, connectors and webhooks across customers."
+    openapi_description = ("An admin key: connections, connectors and webhooks across customers, and any "
+                           "connection's records and syncs.")
     wrong_kind_message = "This endpoint takes an admin key (sk_...); connection tokens may not use it."
 
 
