@@ -169,19 +169,30 @@ FEED_DESCRIPTION = (
     "(docs/api.md, the change feed).")
 
 
-def _record_routes(entity: str) -> None:
-    """The entity's list and detail, twice: under the token's own connection (`/{path}`), and
-    under any connection for an admin key (`/connections/{connection_id}/{path}`)."""
-    schema = RECORD_SCHEMAS[entity]
-    path = entity_path(entity)
-    label = entity.replace("_", " ")
-    page_schema = _page_schema(schema)
+def _record_routes(entity: str, page_schema: type[Schema]) -> None:
+    """The entity's list and detail under the token's own connection: `/{path}`."""
+    schema, path, label = RECORD_SCHEMAS[entity], entity_path(entity), entity.replace("_", " ")
 
     def list_records(request: HttpRequest, params: Query[RecordListQuery]):
         return records_page(connection=connection_of(request), entity=entity, params=params)
 
     def get_record(request: HttpRequest, record_id: UUID, params: Query[RecordDetailQuery]):
         return record_one(connection=connection_of(request), entity=entity, record_id=record_id, params=params)
+
+    list_records.__name__ = f"list_{entity}"
+    get_record.__name__ = f"get_{entity}"
+    records_router.get(
+        f"/{path}", response={200: page_schema, **error_responses()}, operation_id=f"list_{entity}",
+        summary=f"List {label}", description=f"The connection's {label} as a change feed: {FEED_DESCRIPTION}",
+    )(list_records)
+    records_router.get(
+        f"/{path}/{{record_id}}", response={200: schema, **error_responses()}, operation_id=f"get_{entity}",
+        summary=f"Get one of the {label}")(get_record)
+
+
+def _connection_record_routes(entity: str, page_schema: type[Schema]) -> None:
+    """The same list and detail under any connection, for an admin key: `/connections/{connection_id}/{path}`."""
+    schema, path, label = RECORD_SCHEMAS[entity], entity_path(entity), entity.replace("_", " ")
 
     def list_connection_records(request: HttpRequest, connection_id: UUID, params: Query[RecordListQuery]):
         return records_page(connection=connection_or_404(connection_id), entity=entity, params=params)
@@ -191,17 +202,8 @@ def _record_routes(entity: str) -> None:
         return record_one(connection=connection_or_404(connection_id), entity=entity, record_id=record_id,
                           params=params)
 
-    for view, name in ((list_records, f"list_{entity}"), (get_record, f"get_{entity}"),
-                       (list_connection_records, f"list_connection_{entity}"),
-                       (get_connection_record, f"get_connection_{entity}")):
-        view.__name__ = name
-    records_router.get(
-        f"/{path}", response={200: page_schema, **error_responses()}, operation_id=f"list_{entity}",
-        summary=f"List {label}", description=f"The connection's {label} as a change feed: {FEED_DESCRIPTION}",
-    )(list_records)
-    records_router.get(
-        f"/{path}/{{record_id}}", response={200: schema, **error_responses()}, operation_id=f"get_{entity}",
-        summary=f"Get one of the {label}")(get_record)
+    list_connection_records.__name__ = f"list_connection_{entity}"
+    get_connection_record.__name__ = f"get_connection_{entity}"
     admin_router.get(
         f"/connections/{{connection_id}}/{path}", response={200: page_schema, **error_responses()},
         operation_id=f"list_connection_{entity}", summary=f"List a connection's {label}", tags=["Records (admin)"],
@@ -214,7 +216,10 @@ def _record_routes(entity: str) -> None:
 
 
 for _entity in ENTITIES:
-    _record_routes(_entity)
+    # One page schema per entity, shared by both lists: one component in the OpenAPI document.
+    _page = _page_schema(RECORD_SCHEMAS[_entity])
+    _record_routes(_entity, _page)
+    _connection_record_routes(_entity, _page)
 
 
 # --- sync runs ---------------------------------------------------------------------------------
