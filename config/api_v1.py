@@ -3,6 +3,7 @@
 from connections.api import admin_router as connections_admin_router
 from connections.api import connection_router
 from core.api import api
+from syncs.api import admin_router as syncs_admin_router
 from syncs.api import records_router, syncs_router
 from webhooks.api import router as webhooks_router
 
@@ -10,6 +11,7 @@ api.add_router("", connection_router)
 api.add_router("", records_router)
 api.add_router("", syncs_router)
 api.add_router("", connections_admin_router)
+api.add_router("", syncs_admin_router)
 api.add_router("", webhooks_router)
 
 __all__ = ["api"]

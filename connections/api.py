@@ -218,7 +218,8 @@ def list_connectors(request: HttpRequest):
 
 # --- admin: connections ------------------------------------------------------------------------
 
-def _connection_or_404(connection_id: UUID) -> Connection:
+def connection_or_404(connection_id: UUID) -> Connection:
+    """Any connection, for an admin key; an unknown id is 404 NOT_FOUND."""
     connection = connection_get(connection_id=connection_id)
     if connection is None:
         raise CatalogError("NOT_FOUND", f"No connection {connection_id}.")
@@ -279,7 +280,7 @@ def create_connection(request: HttpRequest, payload: ConnectionCreateIn):
 @admin_router.get("/connections/{connection_id}", response={200: ConnectionOut, **error_responses()},
                   operation_id="get_connection", summary="Get a connection")
 def get_connection(request: HttpRequest, connection_id: UUID):
-    return connection_out(_connection_or_404(connection_id))
+    return connection_out(connection_or_404(connection_id))
 
 
 @admin_router.patch("/connections/{connection_id}", response={200: ConnectionOut, **error_responses(upstream=True)},
@@ -287,7 +288,7 @@ def get_connection(request: HttpRequest, connection_id: UUID):
 def update_connection(request: HttpRequest, connection_id: UUID, payload: ConnectionUpdateIn):
     """Changes only the fields sent. New credentials are checked upstream first and, when good,
     lift an `auth_failed` status."""
-    connection = _connection_or_404(connection_id)
+    connection = connection_or_404(connection_id)
     fields = payload.model_dump(exclude_unset=True)
     if fields.get("entities") is not None:
         fields["entities"] = [e.replace("-", "_") for e in fields["entities"]]
@@ -301,7 +302,7 @@ def update_connection(request: HttpRequest, connection_id: UUID, payload: Connec
 def delete_connection(request: HttpRequest, connection_id: UUID):
     """Deletes the connection with its records, runs and connection-scoped webhook endpoints.
     To stop syncing but keep the data, disconnect instead."""
-    connection_delete(connection=_connection_or_404(connection_id), actor=actor_of(request))
+    connection_delete(connection=connection_or_404(connection_id), actor=actor_of(request))
     return Status(204, None)
 
 
@@ -309,7 +310,7 @@ def delete_connection(request: HttpRequest, connection_id: UUID):
                    operation_id="pause_connection", summary="Pause a connection")
 def pause_connection(request: HttpRequest, connection_id: UUID, payload: PauseIn | None = None):
     """Stops scheduling and cancels queued runs; running runs stop after their current page."""
-    connection = _connection_or_404(connection_id)
+    connection = connection_or_404(connection_id)
     reason = payload.reason if payload else ""
     return connection_out(connection_pause(connection=connection, actor=actor_of(request), reason=reason))
 
@@ -318,7 +319,7 @@ def pause_connection(request: HttpRequest, connection_id: UUID, payload: PauseIn
                    operation_id="resume_connection", summary="Resume a paused connection")
 def resume_connection(request: HttpRequest, connection_id: UUID):
     """Schedules every entity at once to catch up; a connection that is not paused is returned unchanged."""
-    connection = _connection_or_404(connection_id)
+    connection = connection_or_404(connection_id)
     return connection_out(connection_resume(connection=connection, actor=actor_of(request)))
 
 
@@ -326,7 +327,7 @@ def resume_connection(request: HttpRequest, connection_id: UUID):
                    operation_id="disconnect_connection", summary="Disconnect a connection")
 def disconnect_connection(request: HttpRequest, connection_id: UUID):
     """Revokes the token and stops schedules; the synced data stays until the connection is deleted."""
-    connection = _connection_or_404(connection_id)
+    connection = connection_or_404(connection_id)
     return connection_out(connection_disconnect(connection=connection, actor=actor_of(request)))
 
 
@@ -335,7 +336,7 @@ def disconnect_connection(request: HttpRequest, connection_id: UUID):
 @secret_response
 def rotate_connection_token(request: HttpRequest, connection_id: UUID):
     """Issues a new token (shown once); the previous one stops working at once."""
-    connection = _connection_or_404(connection_id)
+    connection = connection_or_404(connection_id)
     token = connection_token_rotate(connection=connection, actor=actor_of(request))
     return {"token": token, "token_prefix": connection.token_prefix}
 
@@ -347,4 +348,4 @@ def test_connection(request: HttpRequest, connection_id: UUID):
     """Runs the connector's credential check now, then reads one record of each enabled entity.
     `ok` is the credential check's outcome (else its error code); `entities` says per entity
     whether it can be read (`ok`, `no_permission`, `not_found` or `failed`, with the error)."""
-    return connection_probe(connection=_connection_or_404(connection_id))
+    return connection_probe(connection=connection_or_404(connection_id))

@@ -57,7 +57,8 @@ The unified records, sync control and administration of PlantSync.
 
 Authenticate with `Authorization: Bearer <token>`: a **connection token** (`ctk_...`) for one
 connection's records, sync status and runs, or an **admin key** (`sk_...`) for connections,
-connectors and webhooks across customers. Every error answers with the envelope
+connectors and webhooks across customers, and any connection's records and syncs under
+`/connections/{connection_id}/`. Every error answers with the envelope
 `{"error": {"code", "type", "message", "request_id", "details"}}`; branch on `code`.
 Lists are keyset-paginated: pass `next_cursor` back as `cursor` until it is null.
 Each token may send `API_RATE_LIMIT` requests a minute (headers `RateLimit-Policy`, `RateLimit`).

@@ -1,6 +1,7 @@
-"""The shared models: the audit log every app writes, and the API's admin keys and idempotency
-records. Their tables keep the names they had in the connections app (db_table), where they
-were created; core/migrations/0001_initial.py moved them without touching the database."""
+"""The shared models: the audit log every app writes, and the API's admin keys, idempotency
+records and rate-limit counters. The first three keep the table names they had in the connections
+app (db_table), where they were created; core/migrations/0001_initial.py moved them without
+touching the database."""
 
 from django.conf import settings
 from django.db import models
@@ -86,3 +87,20 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.scope}:{self.key}"
+
+
+class RateLimitCounter(models.Model):
+    """One token's API requests in one fixed one-minute window, counted here when no Redis is
+    configured, so every web process shares one counter per token (core/api_ratelimit.py).
+    Windows before the current one are deleted when a token's new window starts."""
+
+    key = models.CharField(max_length=64, help_text="The start of the token's SHA-256 hash.")
+    window_start = models.BigIntegerField(help_text="The window's first second, in seconds since the epoch.")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="ratelimit_key_window_uniq")]
+        indexes = [models.Index(fields=["window_start"], name="ratelimit_window_start_idx")]
+
+    def __str__(self):
+        return f"{self.key}@{self.window_start}: {self.count}"

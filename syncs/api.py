@@ -1,7 +1,10 @@
-"""API v1 for connection tokens: unified records, sync runs and sync status (docs/api.md).
+"""API v1: unified records, sync runs and sync status (docs/api.md).
 
-Every route here takes a connection token and sees only that token's connection: another
-connection's record or run id answers 404, exactly like an id that does not exist.
+The routes of `records_router` and `syncs_router` take a connection token and see only that
+token's connection: another connection's record or run id answers 404, exactly like an id that
+does not exist. `admin_router` serves the same records and runs under
+`/connections/{connection_id}/` to an admin key, which acts for any customer (the back office);
+a connection token there is 403, whichever connection the path names.
 """
 
 import logging
@@ -16,10 +19,11 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Query, Router, Schema
 from pydantic import AwareDatetime, ConfigDict, create_model
 
+from connections.api import connection_or_404
 from connections.connectors.entities import ENTITIES, entity_path
 from connections.connectors.schema import ENTITY_MODELS, UnifiedRecord
 from core.api import json_bytes
-from core.api_auth import actor_of, connection_of, connection_token
+from core.api_auth import actor_of, admin_key, connection_of, connection_token
 from core.api_errors import error_responses
 from core.api_idempotency import HEADER, idempotency_key_check, idempotent_call, json_response, request_fingerprint
 from core.api_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, cursor_encode, keyset_page
@@ -42,6 +46,7 @@ log = logging.getLogger(__name__)
 
 records_router = Router(auth=connection_token, tags=["Records"])
 syncs_router = Router(auth=connection_token, tags=["Syncs"])
+admin_router = Router(auth=admin_key)
 
 MAX_UUID = UUID(int=(1 << 128) - 1)  # after every record id: a poll cursor past the newest position
 
@@ -111,66 +116,110 @@ def _records_bytes(body: dict, items: list[dict]) -> bytes:
         return json_bytes(body)
 
 
-def _record_routes(entity: str) -> None:
-    schema = RECORD_SCHEMAS[entity]
-    path = entity_path(entity)
-    label = entity.replace("_", " ")
-    page_schema = type(f"{schema.__name__}Page", (Schema,), {
+def records_page(*, connection, entity: str, params: RecordListQuery) -> HttpResponse:
+    """One page of a connection's change feed of `entity`, for either kind of token."""
+    records = record_list(connection=connection, entity=entity,
+                          modified_after=params.modified_after, include_deleted=params.include_deleted)
+    # The JSON columns come as text and are parsed by orjson: several times faster than
+    # JSONField's json.loads, and most of a page's cost.
+    records = records.annotate(data_text=Cast("data", TextField()))
+    fields = ["id", "data_text", "modified_at", "deleted_at"]
+    if params.include_raw:
+        records = records.annotate(raw_text=Cast("raw", TextField()))
+        fields.append("raw_text")
+    kind = f"changes:{entity}"
+    # Read before the page: a change committed between the two reads then lies after this
+    # position, where the client will find it; read after, it could fall behind it.
+    start = None if params.cursor else change_seq_now(connection=connection, entity=entity)
+    page = keyset_page(records, kind=kind, fields=("change_seq", "id"), descending=False,
+                       cursor=params.cursor, page_size=params.page_size, values=fields)
+    poll_cursor = page.last_cursor or params.cursor or cursor_encode(kind=kind, values=[start, MAX_UUID])
+    data = [_record_item(row[0], _stored_json(row[1], what=f"record {row[0]} data"), row[2], row[3],
+                         _stored_json(row[4], what=f"record {row[0]} raw") if params.include_raw else None,
+                         include_raw=params.include_raw)
+            for row in page.items]
+    body = {"data": data, "next_cursor": page.next_cursor, "poll_cursor": poll_cursor}
+    return HttpResponse(_records_bytes(body, data), content_type="application/json")
+
+
+def record_one(*, connection, entity: str, record_id: UUID, params: RecordDetailQuery) -> HttpResponse:
+    """One record of the connection (deleted ones too); another connection's is 404 like none."""
+    record = record_get(connection=connection, entity=entity, record_id=record_id)
+    if record is None:
+        label = entity.replace("_", " ")
+        raise CatalogError("NOT_FOUND", f"No {label[:-1] if label.endswith('s') else label} {record_id}.")
+    item = _record_item(record.pk, record.data, record.modified_at, record.deleted_at, record.raw,
+                        include_raw=params.include_raw)
+    return HttpResponse(_records_bytes(item, [item]), content_type="application/json")
+
+
+def _page_schema(schema: type[UnifiedRecord]) -> type[Schema]:
+    return type(f"{schema.__name__}Page", (Schema,), {
         "__annotations__": {"data": list[schema], "next_cursor": str | None, "poll_cursor": str},
         "next_cursor": Field(description="Pass as `cursor` for the next page; null on the last page."),
         "poll_cursor": Field(description="The feed's position after this page, on every page: pass it as `cursor` "
                                          "later to get exactly the changes made since."),
     })
 
+
+FEED_DESCRIPTION = (
+    "oldest change first, in the order the changes were committed. A record that changes while you page moves "
+    "to the end, so you get its new version; a record that does not change is never skipped or repeated. The last "
+    "`next_cursor` (or the cursor of the last page) polled later returns exactly the changes made since "
+    "(docs/api.md, the change feed).")
+
+
+def _record_routes(entity: str, page_schema: type[Schema]) -> None:
+    """The entity's list and detail under the token's own connection: `/{path}`."""
+    schema, path, label = RECORD_SCHEMAS[entity], entity_path(entity), entity.replace("_", " ")
+
     def list_records(request: HttpRequest, params: Query[RecordListQuery]):
-        records = record_list(connection=connection_of(request), entity=entity,
-                              modified_after=params.modified_after, include_deleted=params.include_deleted)
-        # The JSON columns come as text and are parsed by orjson: several times faster than
-        # JSONField's json.loads, and most of a page's cost.
-        records = records.annotate(data_text=Cast("data", TextField()))
-        fields = ["id", "data_text", "modified_at", "deleted_at"]
-        if params.include_raw:
-            records = records.annotate(raw_text=Cast("raw", TextField()))
-            fields.append("raw_text")
-        kind = f"changes:{entity}"
-        # Read before the page: a change committed between the two reads then lies after this
-        # position, where the client will find it; read after, it could fall behind it.
-        start = None if params.cursor else change_seq_now(connection=connection_of(request), entity=entity)
-        page = keyset_page(records, kind=kind, fields=("change_seq", "id"), descending=False,
-                           cursor=params.cursor, page_size=params.page_size, values=fields)
-        poll_cursor = page.last_cursor or params.cursor or cursor_encode(kind=kind, values=[start, MAX_UUID])
-        data = [_record_item(row[0], _stored_json(row[1], what=f"record {row[0]} data"), row[2], row[3],
-                             _stored_json(row[4], what=f"record {row[0]} raw") if params.include_raw else None,
-                             include_raw=params.include_raw)
-                for row in page.items]
-        body = {"data": data, "next_cursor": page.next_cursor, "poll_cursor": poll_cursor}
-        return HttpResponse(_records_bytes(body, data), content_type="application/json")
+        return records_page(connection=connection_of(request), entity=entity, params=params)
 
     def get_record(request: HttpRequest, record_id: UUID, params: Query[RecordDetailQuery]):
-        record = record_get(connection=connection_of(request), entity=entity, record_id=record_id)
-        if record is None:
-            raise CatalogError("NOT_FOUND", f"No {label[:-1] if label.endswith('s') else label} {record_id}.")
-        item = _record_item(record.pk, record.data, record.modified_at, record.deleted_at, record.raw,
-                            include_raw=params.include_raw)
-        return HttpResponse(_records_bytes(item, [item]), content_type="application/json")
+        return record_one(connection=connection_of(request), entity=entity, record_id=record_id, params=params)
 
     list_records.__name__ = f"list_{entity}"
     get_record.__name__ = f"get_{entity}"
     records_router.get(
         f"/{path}", response={200: page_schema, **error_responses()}, operation_id=f"list_{entity}",
-        summary=f"List {label}",
-        description=f"The connection's {label} as a change feed: oldest change first, in the order the changes "
-                    "were committed. A record that changes while you page moves to the end, so you get its new "
-                    "version; a record that does not change is never skipped or repeated. The last `next_cursor` "
-                    "(or the cursor of the last page) polled later returns exactly the changes made since "
-                    "(docs/api.md, the change feed).")(list_records)
+        summary=f"List {label}", description=f"The connection's {label} as a change feed: {FEED_DESCRIPTION}",
+    )(list_records)
     records_router.get(
         f"/{path}/{{record_id}}", response={200: schema, **error_responses()}, operation_id=f"get_{entity}",
         summary=f"Get one of the {label}")(get_record)
 
 
+def _connection_record_routes(entity: str, page_schema: type[Schema]) -> None:
+    """The same list and detail under any connection, for an admin key: `/connections/{connection_id}/{path}`."""
+    schema, path, label = RECORD_SCHEMAS[entity], entity_path(entity), entity.replace("_", " ")
+
+    def list_connection_records(request: HttpRequest, connection_id: UUID, params: Query[RecordListQuery]):
+        return records_page(connection=connection_or_404(connection_id), entity=entity, params=params)
+
+    def get_connection_record(request: HttpRequest, connection_id: UUID, record_id: UUID,
+                              params: Query[RecordDetailQuery]):
+        return record_one(connection=connection_or_404(connection_id), entity=entity, record_id=record_id,
+                          params=params)
+
+    list_connection_records.__name__ = f"list_connection_{entity}"
+    get_connection_record.__name__ = f"get_connection_{entity}"
+    admin_router.get(
+        f"/connections/{{connection_id}}/{path}", response={200: page_schema, **error_responses()},
+        operation_id=f"list_connection_{entity}", summary=f"List a connection's {label}", tags=["Records (admin)"],
+        description=f"Any connection's {label}, for an admin key, with the same filters, cursors and pages as "
+                    f"`GET /{path}` with that connection's token: {FEED_DESCRIPTION}")(list_connection_records)
+    admin_router.get(
+        f"/connections/{{connection_id}}/{path}/{{record_id}}", response={200: schema, **error_responses()},
+        operation_id=f"get_connection_{entity}", summary=f"Get one of a connection's {label}",
+        tags=["Records (admin)"])(get_connection_record)
+
+
 for _entity in ENTITIES:
-    _record_routes(_entity)
+    # One page schema per entity, shared by both lists: one component in the OpenAPI document.
+    _page = _page_schema(RECORD_SCHEMAS[_entity])
+    _record_routes(_entity, _page)
+    _connection_record_routes(_entity, _page)
 
 
 # --- sync runs ---------------------------------------------------------------------------------
@@ -306,18 +355,18 @@ def _entities_normalize(entities: list[str] | None) -> list[str] | None:
     return [entity.replace("-", "_") for entity in entities] if entities else None
 
 
-@syncs_router.post("/syncs", response={202: SyncTriggerOut, **error_responses()}, operation_id="trigger_syncs",
-                   summary="Trigger syncs")
-def trigger_syncs(request: HttpRequest, payload: SyncTriggerIn,
-                  idempotency_key: str | None = Header(None, alias=HEADER, description=(
-                      "Makes retries safe: the same key with the same body within 24 h returns the first "
-                      "answer again; with a different body, 422 IDEMPOTENCY_KEY_REUSED."))):
-    """Queues a run per entity, or returns the run already active for it (`created: false`).
+IDEMPOTENCY_KEY_DESCRIPTION = ("Makes retries safe: the same key with the same body within 24 h returns the first "
+                               "answer again; with a different body, 422 IDEMPOTENCY_KEY_REUSED.")
+TRIGGER_DESCRIPTION = """Queues a run per entity, or returns the run already active for it (`created: false`).
 
-    A full re-sync of an entity whose incremental run is active is refused with 409
-    SYNC_IN_PROGRESS; a paused or disconnected connection answers 409 CONNECTION_NOT_ACTIVE.
-    """
-    connection = connection_of(request)
+A full re-sync of an entity whose incremental run is active is refused with 409
+SYNC_IN_PROGRESS; a paused or disconnected connection answers 409 CONNECTION_NOT_ACTIVE."""
+
+
+def syncs_trigger_response(request: HttpRequest, *, connection, payload: SyncTriggerIn,
+                           idempotency_key: str | None) -> HttpResponse:
+    """Triggers the connection's syncs for the caller (whose name the runs and audit keep),
+    once per Idempotency-Key: the key is the caller's, the request its path and body."""
     key = idempotency_key_check(idempotency_key)
     body = payload.model_dump()
     actor = actor_of(request)
@@ -335,17 +384,49 @@ def trigger_syncs(request: HttpRequest, payload: SyncTriggerIn,
     return json_response(status, response_body, replayed=replayed)
 
 
-@syncs_router.get("/syncs", response={200: RunPage, **error_responses()}, operation_id="list_syncs",
-                  summary="List sync runs")
-def list_syncs(request: HttpRequest, params: Query[RunListQuery]):
-    """The connection's runs, newest first."""
-    runs = sync_run_list(connection=connection_of(request), status=params.status, entity=params.entity,
-                         trigger=params.trigger)
+def runs_page(*, connection, params: RunListQuery) -> dict:
+    """One page of the connection's runs, newest first."""
+    runs = sync_run_list(connection=connection, status=params.status, entity=params.entity, trigger=params.trigger)
     if params.mode:
         runs = runs.filter(mode=params.mode)
     page = keyset_page(runs, kind="syncs", fields=("queued_at", "id"), descending=True, cursor=params.cursor,
                        page_size=params.page_size)
     return {"data": [run_out(run) for run in page.items], "next_cursor": page.next_cursor}
+
+
+@syncs_router.post("/syncs", response={202: SyncTriggerOut, **error_responses()}, operation_id="trigger_syncs",
+                   summary="Trigger syncs", description=TRIGGER_DESCRIPTION)
+def trigger_syncs(request: HttpRequest, payload: SyncTriggerIn,
+                  idempotency_key: str | None = Header(None, alias=HEADER, description=IDEMPOTENCY_KEY_DESCRIPTION)):
+    return syncs_trigger_response(request, connection=connection_of(request), payload=payload,
+                                  idempotency_key=idempotency_key)
+
+
+@syncs_router.get("/syncs", response={200: RunPage, **error_responses()}, operation_id="list_syncs",
+                  summary="List sync runs")
+def list_syncs(request: HttpRequest, params: Query[RunListQuery]):
+    """The connection's runs, newest first."""
+    return runs_page(connection=connection_of(request), params=params)
+
+
+@admin_router.post("/connections/{connection_id}/syncs", response={202: SyncTriggerOut, **error_responses()},
+                   operation_id="trigger_connection_syncs", summary="Trigger a connection's syncs",
+                   tags=["Syncs (admin)"],
+                   description=TRIGGER_DESCRIPTION + "\n\nFor an admin key, on any connection: the runs' "
+                                                     "`requested_by` and the audit name the key.")
+def trigger_connection_syncs(request: HttpRequest, connection_id: UUID, payload: SyncTriggerIn,
+                             idempotency_key: str | None = Header(None, alias=HEADER,
+                                                                  description=IDEMPOTENCY_KEY_DESCRIPTION)):
+    return syncs_trigger_response(request, connection=connection_or_404(connection_id), payload=payload,
+                                  idempotency_key=idempotency_key)
+
+
+@admin_router.get("/connections/{connection_id}/syncs", response={200: RunPage, **error_responses()},
+                  operation_id="list_connection_syncs", summary="List a connection's sync runs",
+                  tags=["Syncs (admin)"])
+def list_connection_syncs(request: HttpRequest, connection_id: UUID, params: Query[RunListQuery]):
+    """Any connection's runs, newest first, for an admin key: the same filters and cursors as `GET /syncs`."""
+    return runs_page(connection=connection_or_404(connection_id), params=params)
 
 
 def _run_or_404(request: HttpRequest, run_id: UUID) -> SyncRun:

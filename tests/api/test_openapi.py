@@ -127,3 +127,31 @@ def test_it_documents_closed_enums_decimal_strings_and_times_with_offsets(schema
     assert total["type"] == "string" and total["format"] == "decimal" and "pattern" in total
     assert nullable(work_order["scheduled_start"]) == {"type": "string", "format": "date-time"}
     assert nullable(work_order["due_date"]) == {"type": "string", "format": "date"}
+
+
+def test_it_documents_the_admin_keys_routes_for_one_connection(schema):
+    """The same parameters and the same schemas as the token routes, under /connections/{id}/, for an admin key."""
+    from connections.connectors.entities import ENTITIES, entity_path
+
+    paths = schema["paths"]
+    for entity in ENTITIES:
+        mine, theirs = f"/api/v1/{entity_path(entity)}", f"/api/v1/connections/{{connection_id}}/{entity_path(entity)}"
+        for suffix in ("", "/{record_id}"):
+            token_route, admin_route = paths[mine + suffix]["get"], paths[theirs + suffix]["get"]
+            assert admin_route["security"] == [{"AdminKey": []}]
+            assert token_route["security"] == [{"ConnectionToken": []}]
+            assert admin_route["tags"] == ["Records (admin)"]
+            assert admin_route["responses"]["200"] == token_route["responses"]["200"]
+            token_params = {p["name"]: p for p in token_route["parameters"]}
+            admin_params = {p["name"]: p for p in admin_route["parameters"]}
+            assert admin_params.pop("connection_id")["schema"]["format"] == "uuid"
+            assert admin_params == token_params
+    trigger = paths["/api/v1/connections/{connection_id}/syncs"]["post"]
+    runs = paths["/api/v1/connections/{connection_id}/syncs"]["get"]
+    assert (trigger["operationId"], runs["operationId"]) == ("trigger_connection_syncs", "list_connection_syncs")
+    assert trigger["security"] == runs["security"] == [{"AdminKey": []}]
+    assert trigger["responses"]["202"] == paths["/api/v1/syncs"]["post"]["responses"]["202"]
+    assert trigger["requestBody"] == paths["/api/v1/syncs"]["post"]["requestBody"]
+    assert "Idempotency-Key" in {p["name"] for p in trigger["parameters"] if p["in"] == "header"}
+    token_runs = paths["/api/v1/syncs"]["get"]
+    assert {p["name"] for p in runs["parameters"]} == {p["name"] for p in token_runs["parameters"]} | {"connection_id"}

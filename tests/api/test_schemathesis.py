@@ -19,6 +19,7 @@ from schemathesis.generation import GenerationMode
 # (400 VALIDATION_FAILED for a made-up cursor is right), so schema-valid input may be refused.
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from connections.connectors.entities import ENTITIES
 from connections.services import connection_token_issue
 from core.errors import CATALOGUE
 from syncs.models import Record, SyncRun
@@ -77,6 +78,8 @@ def world(settings):
         "tokens": {"ConnectionToken": token, "AdminKey": key},
         "ids": {"run_id": str(SyncRun.objects.filter(connection=mine).first().pk), "connection_id": str(managed.pk),
                 "endpoint_id": endpoint.pk, "delivery_id": attempt.delivery_id},
+        # The admin key reads and syncs the tenant's records under /connections/{id}/.
+        "tenant_id": str(mine.pk),
         "records": {str(Record.objects.get(pk=pk).entity).replace("_", "-"): str(pk) for pk in records.values()},
     }
 
@@ -100,11 +103,21 @@ def wsgi_app():
         request_finished.connect(close_old_connections)
 
 
+ACTING_FOR_A_CONNECTION = {"Records (admin)", "Syncs (admin)"}
+
+
+def acts_for_a_connection(operation) -> bool:
+    """The admin key's routes under /connections/{connection_id}/ that read records or runs."""
+    return bool(ACTING_FOR_A_CONNECTION & set(operation.definition.raw.get("tags", [])))
+
+
 def real_path_parameters(operation, world) -> dict:
     names = {parameter.name for parameter in operation.path_parameters}
     params = {name: world["ids"][name] for name in names if name in world["ids"]}
     if "record_id" in names:
         params["record_id"] = world["records"][operation.path.split("/")[-2]]
+    if acts_for_a_connection(operation):
+        params["connection_id"] = world["tenant_id"]  # whose records were synced
     return params
 
 
@@ -133,13 +146,14 @@ def test_it_survives_fuzzing_of_every_operation(world, wsgi_app):
     # covered operation by operation in test_auth.py.
     schema.config.generation.update(with_security_parameters=False)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 37
-    total, failures = 0, []
+    assert len(operations) >= 51
+    total, failures, sent_by = 0, [], {}
     # Destructive operations last, so the objects the others point at still exist while they run.
     operations.sort(key=lambda op: op.method.upper() == "DELETE")
     for operation in operations:
         scheme = next(iter(operation.definition.raw["security"][0]))
         headers = {"Authorization": f"Bearer {world['tokens'][scheme]}"}
+        before = total
         inputs = [operation.path_parameters, operation.query, operation.headers, operation.body]
         # An operation that takes nothing (GET /connectors, say) has nothing to send wrong.
         modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if any(map(len, inputs)) else (
@@ -149,6 +163,13 @@ def test_it_survives_fuzzing_of_every_operation(world, wsgi_app):
         if operation.path_parameters:
             strategy = operation.as_strategy(path_parameters=real_path_parameters(operation, world))
             total += exercise(operation, strategy, headers, failures)
+        sent_by[operation.definition.raw["operationId"]] = (scheme, total - before)
     print(f"schemathesis: {total} requests over {len(operations)} operations")
     assert not failures, "\n\n".join(failures)
     assert total >= 300
+    # The admin key's routes for one connection's syncs and records are among them, each sent
+    # with the admin key, valid and invalid input alike.
+    acting = {op.definition.raw["operationId"] for op in operations if acts_for_a_connection(op)}
+    assert acting == {"trigger_connection_syncs", "list_connection_syncs"} | {
+        f"{verb}_connection_{entity}" for verb in ("list", "get") for entity in ENTITIES}
+    assert all(sent_by[op][0] == "AdminKey" and sent_by[op][1] >= EXAMPLES for op in acting), sent_by
