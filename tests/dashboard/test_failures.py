@@ -124,6 +124,25 @@ def test_it_acknowledges_and_resolves_one_incident_from_the_connection_page(oper
     assert incident.status == Incident.Status.RESOLVED
 
 
+def test_it_keeps_an_acknowledged_incident_on_the_connection_page_counted_as_open(operator_client):
+    a = idle_connection()
+    incident = auth_incident(a)
+    body = operator_client.post(f"/incidents/{incident.pk}/acknowledge", **HTMX).content.decode()
+    assert '<small id="incident-counts">1 open, 1 acknowledged</small>' in body
+    assert "by operator, still open" in body
+    assert AuditEvent.objects.filter(action="incident.acknowledged").count() == 1
+
+
+def test_it_acknowledges_one_incident_without_javascript(operator_client):
+    a = idle_connection()
+    incident = auth_incident(a)
+    response = operator_client.post(f"/incidents/{incident.pk}/acknowledge", follow=True)
+    assert response.redirect_chain == [(f"/connections/{a.pk}/", 302)]
+    assert "Acknowledged UPSTREAM_AUTHENTICATION_FAILED on the connection." in response.content.decode()
+    event = AuditEvent.objects.get(action="incident.acknowledged")
+    assert (event.target_id, event.details["entities"]) == (str(incident.pk), ["assets", "vendors"])
+
+
 def test_it_answers_404_for_an_empty_group(operator_client):
     a = idle_connection()
     assert operator_client.post("/failures/acknowledge", {"connection": a.pk, "error_code": "NOPE"}).status_code == 404
