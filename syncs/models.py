@@ -221,7 +221,7 @@ class Incident(models.Model):
     entity = models.CharField(max_length=50, blank=True)
     error_code = models.CharField(max_length=50)
     # Sorted, each once: the entities that met a connection-level failure; [] for an entity's own.
-    entities = models.JSONField(default=list, blank=True)
+    entities = models.JSONField(default=list, db_default=[], blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
