@@ -94,19 +94,25 @@ def mapping_failure_message(run: SyncRun) -> str:
     return "\n".join(lines)
 
 
-def _resolve(incident: Incident) -> None:
-    incident.status, incident.resolved_at = Incident.Status.RESOLVED, timezone.now()
-    incident.save(update_fields=["status", "resolved_at"])
+def _resolve(incident: Incident) -> bool:
+    """Conditional, so a success and a click racing to resolve it send one incident.resolved."""
+    now = timezone.now()
+    if not Incident.objects.filter(pk=incident.pk, status__in=Incident.UNRESOLVED).update(
+            status=Incident.Status.RESOLVED, resolved_at=now):
+        return False
+    incident.status, incident.resolved_at = Incident.Status.RESOLVED, now
     _emit(incident, "incident.resolved")
+    return True
 
 
 def _acknowledge(incident: Incident, actor: Actor) -> bool:
     """Acknowledged: someone is on it. It stays unresolved (and counted open) until it is fixed."""
-    if incident.status != Incident.Status.OPEN:
+    now = timezone.now()
+    if not Incident.objects.filter(pk=incident.pk, status=Incident.Status.OPEN).update(
+            status=Incident.Status.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=actor.name):
         return False
     incident.status, incident.acknowledged_at, incident.acknowledged_by = (
-        Incident.Status.ACKNOWLEDGED, timezone.now(), actor.name)
-    incident.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+        Incident.Status.ACKNOWLEDGED, now, actor.name)
     return True
 
 
@@ -123,9 +129,7 @@ def incidents_acknowledge(*, incidents: list[Incident], actor: Actor) -> int:
 def incidents_resolve(*, incidents: list[Incident], actor: Actor) -> int:
     """Resolves by hand, with one audit event per connection; each incident still sends its own
     incident.resolved event to webhooks."""
-    changed = [incident for incident in incidents if incident.status != Incident.Status.RESOLVED]
-    for incident in changed:
-        _resolve(incident)
+    changed = [incident for incident in incidents if _resolve(incident)]
     _audit(changed, action="incident.resolved", actor=actor)
     return len(changed)
 

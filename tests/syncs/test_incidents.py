@@ -141,3 +141,14 @@ def test_it_records_one_audit_event_per_resolve_and_one_webhook_event_per_incide
     assert incidents_resolve(incidents=group, actor=TEST_ACTOR) == 2
     assert AuditEvent.objects.filter(action="incident.resolved").count() == 1
     assert len(events(conn, "incident.resolved")) == 2
+
+
+def test_it_resolves_once_when_a_success_and_a_click_race():
+    conn = bare_connection()
+    incident = incident_record(run=run_row(conn, "assets", status="failed"), code="UPSTREAM_SERVER_ERROR", message="x")
+    stale = Incident.objects.get(pk=incident.pk)  # the page loaded it before the run resolved it
+    incidents_after_success(run=run_row(conn, "assets", status="succeeded"))
+    assert incidents_resolve(incidents=[stale], actor=TEST_ACTOR) == 0
+    assert incidents_acknowledge(incidents=[stale], actor=TEST_ACTOR) == 0
+    assert len(events(conn, "incident.resolved")) == 1
+    assert not AuditEvent.objects.filter(action__startswith="incident.").exists()
