@@ -1,14 +1,12 @@
 """Dashboard writes that no app service covers on its own. Each calls the existing services
 and records what was done in the audit log; views never write models themselves."""
 
-from django.db import transaction
-
 from connections.connectors.registry import connector_class
 from connections.models import Connection
 from connections.services import connection_entities_validate, connection_probe, connector_probe
 from core.audit import Actor, audit_record
 from core.errors import CatalogError
-from syncs.incidents import incident_acknowledge, incident_resolve
+from syncs import incidents as incident_services
 from syncs.lifecycle import connection_update
 from syncs.models import Incident
 
@@ -56,18 +54,9 @@ def connector_test(*, connector: str, config: dict, credentials: dict, actor: Ac
 
 
 def incidents_acknowledge(*, incidents: list[Incident], actor: Actor) -> int:
-    """Acknowledges a failures-page group (one incident per entity); returns how many changed."""
-    return _incidents_apply(incidents, incident_acknowledge, actor=actor)
+    """Acknowledges a failures-page group: one audit event for the action."""
+    return incident_services.incidents_acknowledge(incidents=incidents, actor=actor)
 
 
 def incidents_resolve(*, incidents: list[Incident], actor: Actor) -> int:
-    return _incidents_apply(incidents, incident_resolve, actor=actor)
-
-
-def _incidents_apply(incidents: list[Incident], service, *, actor: Actor) -> int:
-    changed = 0
-    with transaction.atomic():
-        for incident in incidents:
-            was = incident.status
-            changed += service(incident=incident, actor=actor).status != was
-    return changed
+    return incident_services.incidents_resolve(incidents=incidents, actor=actor)

@@ -8,7 +8,13 @@ from django.utils import timezone
 
 from connections.models import Connection
 from core.audit import Actor, audit_record
+from syncs.incidents import incidents_connection_resolve
 from webhooks.services import event_emit
+
+# Statuses a connection-level failure leaves behind: leaving one for active means the
+# credentials or the upstream work again, so the connection's incidents are over. Not paused:
+# resuming says nothing about what failed before the pause.
+RECOVERED_FROM = (Connection.Status.AUTH_FAILED, Connection.Status.UNREACHABLE, Connection.Status.PENDING)
 
 
 def connection_set_status(*, connection: Connection, status: str, reason: str) -> bool:
@@ -25,4 +31,6 @@ def connection_set_status(*, connection: Connection, status: str, reason: str) -
                      connection=connection, details={"from": previous, "to": status, "reason": reason})
         event_emit(type="connection.status_changed", connection=connection,
                    data={"connection_id": str(connection.pk), "from": previous, "to": status, "reason": reason})
+        if status == Connection.Status.ACTIVE and previous in RECOVERED_FROM:
+            incidents_connection_resolve(connection=connection)
     return previous != status

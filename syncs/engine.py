@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from connections.connectors.base import Page, ReadRequest, UpstreamError
 from connections.connectors.registry import connector_for
-from core.errors import CatalogError
+from connections.models import Connection
+from core.errors import CATALOGUE, CatalogError
 from syncs import dispatch, outcomes
 from syncs.models import Mode, Record, SyncRun, SyncState
 from syncs.reading import PageReader, ReadPage, RetryNote, UpstreamWait
@@ -160,6 +161,11 @@ class RunExecution:
 
     def execute(self) -> None:
         run = self.run
+        if self.connection.status == Connection.Status.AUTH_FAILED:
+            # Queued before another run of this connection met bad credentials: asking again would
+            # fail the same way (and count against an account lockout). It ends on that incident.
+            raise CatalogError("REAUTHORIZATION_REQUIRED", self.connection.status_reason
+                               or CATALOGUE["REAUTHORIZATION_REQUIRED"].message)
         # The change feed's counter lives on the SyncState: it must exist before a page is written.
         SyncState.objects.get_or_create(connection_id=run.connection_id, entity=run.entity)
         if not self.read_done:

@@ -216,8 +216,12 @@ class Incident(models.Model):
     UNRESOLVED = (Status.OPEN, Status.ACKNOWLEDGED)
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="incidents")
+    # "" for a connection-level failure (bad credentials, unreachable): one incident for the whole
+    # connection, whose `entities` lists the entities it stopped (docs/architecture.md, "Incidents").
     entity = models.CharField(max_length=50, blank=True)
     error_code = models.CharField(max_length=50)
+    # Sorted, each once: the entities that met a connection-level failure; [] for an entity's own.
+    entities = models.JSONField(default=list, db_default=[], blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()

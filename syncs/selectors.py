@@ -38,7 +38,8 @@ def run_waiting(run: SyncRun) -> dict | None:
 
 def incident_payload(incident: Incident) -> dict:
     return {"id": incident.pk, "connection_id": str(incident.connection_id), "entity": incident.entity,
-            "error_code": incident.error_code, "status": incident.status, "occurrences": incident.occurrences,
+            "entities": list(incident.entities), "error_code": incident.error_code, "status": incident.status,
+            "occurrences": incident.occurrences,
             "first_seen": _iso(incident.first_seen), "last_seen": _iso(incident.last_seen),
             "last_run_id": str(incident.last_run_id) if incident.last_run_id else None, "message": incident.message}
 

@@ -130,8 +130,18 @@ def connection_live(*, connection: Connection) -> ConnectionLive:
     return ConnectionLive(rows=rows, recent_runs=runs, active_runs=active)
 
 
-def connection_incidents(*, connection: Connection) -> list[Incident]:
-    return list(Incident.objects.filter(connection=connection, status__in=Incident.UNRESOLVED).order_by("-last_seen"))
+class IncidentRows(list):
+    """A connection's unresolved incidents, connection-level ones first (they stop every entity)."""
+
+    @property
+    def acknowledged(self) -> int:
+        """Acknowledged ones are still open: someone is on them, nothing is fixed yet."""
+        return sum(1 for i in self if i.status == Incident.Status.ACKNOWLEDGED)
+
+
+def connection_incidents(*, connection: Connection) -> IncidentRows:
+    rows = Incident.objects.filter(connection=connection, status__in=Incident.UNRESOLVED).order_by("-last_seen")
+    return IncidentRows(sorted(rows, key=lambda incident: bool(incident.entity)))
 
 
 def connection_audit(*, connection: Connection, limit: int = 10) -> list[AuditEvent]:

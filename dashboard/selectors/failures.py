@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 
 from connections.models import Connection
 from syncs.models import Incident
@@ -23,7 +23,12 @@ class IncidentGroup:
 
     @property
     def entities(self) -> list[str]:
-        return sorted({i.entity for i in self.incidents})
+        """The entities the group stopped: a connection-level incident lists its own."""
+        return sorted({e for i in self.incidents for e in ([i.entity] if i.entity else i.entities)})
+
+    @property
+    def connection_level(self) -> bool:
+        return any(not i.entity for i in self.incidents)
 
     @property
     def latest(self) -> Incident | None:
@@ -38,6 +43,10 @@ class IncidentGroup:
     @property
     def open_count(self) -> int:
         return sum(1 for i in self.incidents if i.status == Incident.Status.OPEN)
+
+    @property
+    def acknowledged_count(self) -> int:
+        return sum(1 for i in self.incidents if i.status == Incident.Status.ACKNOWLEDGED)
 
     @property
     def status(self) -> str:
@@ -69,6 +78,18 @@ def failure_groups(*, status: str = "", error_code: str = "", connection=None, p
                       incidents=members.get((r["connection_id"], r["error_code"]), []))
         for r in rows if r["connection_id"] in connections]
     return page_obj
+
+
+def failure_counts(*, error_code: str = "", connection=None) -> dict:
+    """Unresolved incidents under the page's filters but its status one: "open" counts the
+    acknowledged ones too, as they are not fixed."""
+    incidents = Incident.objects.filter(status__in=Incident.UNRESOLVED)
+    if error_code:
+        incidents = incidents.filter(error_code=error_code)
+    if connection:
+        incidents = incidents.filter(connection_id=connection)
+    acknowledged = Count("id", filter=Q(status=Incident.Status.ACKNOWLEDGED))
+    return incidents.aggregate(open=Count("id"), acknowledged=acknowledged)
 
 
 def failure_codes() -> list[str]:

@@ -6,6 +6,7 @@ from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q,
 from django.db.models.functions import TruncHour
 
 from connections.models import Connection
+from core.errors import spec_for
 from syncs.models import Incident, SyncRun
 from webhooks.models import Endpoint
 
@@ -18,9 +19,7 @@ def overview_summary(*, now: datetime) -> dict:
     by_status = dict(Connection.objects.values_list("status").annotate(n=Count("id")).order_by())
     runs_24h = dict(SyncRun.objects.filter(queued_at__gte=day_ago).values_list("status")
                     .annotate(n=Count("id")).order_by())
-    incidents = Incident.objects.filter(status__in=Incident.UNRESOLVED).aggregate(
-        open=Count("id", filter=Q(status=Incident.Status.OPEN)),
-        acknowledged=Count("id", filter=Q(status=Incident.Status.ACKNOWLEDGED)))
+    incidents = incidents_summary()
     endpoints = Endpoint.objects.aggregate(
         total=Count("id"), disabled=Count("id", filter=Q(enabled=False)),
         failing=Count("id", filter=Q(enabled=True, failing_since__isnull=False)))
@@ -69,3 +68,15 @@ def failing_connections(*, now: datetime, limit: int = LEADERS) -> list[dict]:
     rows = list(SyncRun.objects.filter(queued_at__gte=now - timedelta(hours=24), status=SyncRun.Status.FAILED)
                 .values("connection_id").annotate(failed=Count("id")).order_by("-failed")[:limit])
     return _with_connections(rows)
+
+
+def incidents_summary() -> dict:
+    """Unresolved incidents: acknowledged ones still count as open (someone is on it, it is not
+    fixed), and by cause, the most first: a connection-level cause is one incident per connection."""
+    rows = list(Incident.objects.filter(status__in=Incident.UNRESOLVED).values("error_code")
+                .annotate(open=Count("id"), acknowledged=Count("id", filter=Q(status=Incident.Status.ACKNOWLEDGED)),
+                          connections=Count("connection", distinct=True))
+                .order_by("-open", "error_code"))
+    by_cause = [{**row, "title": spec_for(row["error_code"]).message} for row in rows]
+    return {"open": sum(r["open"] for r in rows), "acknowledged": sum(r["acknowledged"] for r in rows),
+            "by_cause": by_cause}

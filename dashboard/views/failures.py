@@ -9,6 +9,7 @@ from django.urls import reverse
 from dashboard import services as dashboard_services
 from dashboard.forms import FailureFilterForm
 from dashboard.selectors import failures as selectors
+from dashboard.selectors.connections import connection_incidents
 from dashboard.views.common import (
     PERM_MANAGE,
     VIEW_CONNECTIONS,
@@ -38,7 +39,9 @@ def _render(request, *, flash: Flash | None = None, partial: bool = False):
     query = _query(request)
     filters = FailureFilterForm(query).values()
     context = {"page": selectors.failure_groups(**filters, page=query.get("page") or 1), "filters": filters,
-               "codes": selectors.failure_codes(), "flash": flash, "statuses": list(Incident.UNRESOLVED)}
+               "counts": selectors.failure_counts(error_code=filters["error_code"], connection=filters["connection"]),
+               "codes": selectors.failure_codes(), "flash": flash,
+               "statuses": list(Incident.UNRESOLVED)}
     template = "dashboard/failures.html#groups" if partial else "dashboard/failures.html"
     return render(request, template, context)
 
@@ -78,8 +81,6 @@ def _incident_action(request, incident_id, service, verb: str):
     flash = Flash(level="success", text=f"{verb} {incident.error_code} on {incident.entity or 'the connection'}.")
     connection = incident.connection
     if request.htmx:
-        from dashboard.selectors.connections import connection_incidents
-
         return render(request, "dashboard/connection.html#incidents",
                       {"connection": connection, "incidents": connection_incidents(connection=connection),
                        "incident_flash": flash})

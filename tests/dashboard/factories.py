@@ -65,12 +65,20 @@ def connections(n: int, *, status: str = Connection.Status.ACTIVE, customers: in
 
 
 def incidents(connections_, *, error_code: str = "UPSTREAM_SERVER_ERROR", entity: str = "vendors",
-              status: str = Incident.Status.OPEN, last_run=None) -> list[Incident]:
+              status: str = Incident.Status.OPEN, last_run=None, entities: list[str] | None = None) -> list[Incident]:
+    """`entities`: the entities a connection-level incident (entity "") stopped."""
     now = timezone.now()
     return Incident.objects.bulk_create([
         Incident(connection=c, entity=entity, error_code=error_code, status=status, first_seen=now - timedelta(hours=2),
-                 last_seen=now, occurrences=3, message=f"{error_code} on {c.name}", last_run=last_run)
+                 last_seen=now, occurrences=3, message=f"{error_code} on {c.name}", last_run=last_run,
+                 entities=entities or [])
         for c in connections_])
+
+
+def auth_incident(connection, *, entities=("assets", "vendors"), status: str = Incident.Status.OPEN) -> Incident:
+    """One connection-level incident: bad credentials that stopped `entities`."""
+    return incidents([connection], error_code="UPSTREAM_AUTHENTICATION_FAILED", entity="", status=status,
+                     entities=list(entities))[0]
 
 
 def audit_events(n: int, *, connection=None, actor: str = "ops", action: str = "connection.updated") -> None:

@@ -3,7 +3,7 @@ import pytest
 from connections.connectors import registry
 from connections.models import Connection
 from syncs.models import SyncRun
-from tests.dashboard.factories import HTMX, idle_connection, incidents, runs
+from tests.dashboard.factories import HTMX, auth_incident, idle_connection, incidents, runs
 from tests.syncs.factories import sandbox_connection
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +96,26 @@ def test_it_lists_recent_runs_and_open_incidents(viewer_client):
     assert "UPSTREAM_SERVER_ERROR" in body
     assert f"/runs/{failed[0].pk}/" in body
     assert "The sync retries on its schedule" in body  # the catalogue's hint
+
+
+def test_it_shows_a_connection_level_incident_as_one_row_listing_its_entities(viewer_client):
+    connection = idle_connection()
+    auth_incident(connection, entities=["assets", "locations", "purchase_orders", "vendors"])
+    incidents([connection], entity="work_orders", error_code="UPSTREAM_PERMISSION_DENIED")
+    response = viewer_client.get(url(connection))
+    assert [i.entity for i in response.context["incidents"]] == ["", "work_orders"], "connection-level first"
+    section = response.content.decode().split('<section id="incidents">')[1].split("</section>")[0]
+    assert section.count("UPSTREAM_AUTHENTICATION_FAILED</code>") == 1
+    assert "Whole connection; stopped:" in section and '<span class="chip">purchase orders</span>' in section
+
+
+def test_it_counts_acknowledged_incidents_as_open_and_says_so(viewer_client):
+    connection = idle_connection()
+    auth_incident(connection, status="acknowledged")
+    incidents([connection], entity="work_orders")
+    body = viewer_client.get(url(connection)).content.decode()
+    assert '<small id="incident-counts">2 open, 1 acknowledged</small>' in body
+    assert "badge status-acknowledged" in body
 
 
 def test_it_answers_htmx_with_the_connection_region(viewer_client):

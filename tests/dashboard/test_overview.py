@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from syncs.models import SyncRun
-from tests.dashboard.factories import HTMX, connections, incidents, runs
+from tests.dashboard.factories import HTMX, auth_incident, connections, incidents, runs
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +45,30 @@ def test_it_counts_connections_runs_and_incidents(admin_client):
     assert dict(summary["runs_24h"])["succeeded"] == 4
     assert dict(summary["runs_24h"])["failed"] == 2
     assert summary["incidents"]["open"] == 2
+
+
+def test_it_counts_acknowledged_incidents_as_open(admin_client):
+    conns = connections(3)
+    incidents(conns[:2])
+    auth_incident(conns[2], status="acknowledged")
+    response = admin_client.get("/")
+    incidents_ = response.context["summary"]["incidents"]
+    assert (incidents_["open"], incidents_["acknowledged"]) == (3, 1)
+    assert "of which 1 acknowledged: someone is on it, not fixed yet" in response.content.decode()
+
+
+def test_it_counts_incidents_by_cause(admin_client):
+    conns = connections(3)
+    for c in conns:  # bad credentials on three connections: one incident each, whatever the entities
+        auth_incident(c)
+    incidents(conns[:1], status="acknowledged")
+    incidents(conns[:1], entity="assets")
+    by_cause = admin_client.get("/").context["summary"]["incidents"]["by_cause"]
+    assert [(r["error_code"], r["open"], r["acknowledged"], r["connections"]) for r in by_cause] == [
+        ("UPSTREAM_AUTHENTICATION_FAILED", 3, 0, 3), ("UPSTREAM_SERVER_ERROR", 2, 1, 1)]
+    assert by_cause[0]["title"] == "The upstream system rejected the credentials."
+    body = admin_client.get("/", **HTMX).content.decode()
+    assert "Incidents by cause" in body and 'href="/failures/?error_code=UPSTREAM_AUTHENTICATION_FAILED"' in body
 
 
 def test_it_draws_the_hourly_charts_as_svg(admin_client):
