@@ -89,18 +89,15 @@ class IncidentAdmin(ConnectionPermissions, _EngineDataAdmin):
 
     @admin.action(description="Acknowledge", permissions=["manage_connection"])
     def acknowledge(self, request, queryset):
-        actor, done = admin_actor(request), 0
-        for incident in queryset.filter(status=Incident.Status.OPEN).select_related("connection"):
-            incidents.incident_acknowledge(incident=incident, actor=actor)
-            done += 1
+        # One call, so the whole action is one audit event per connection, as on the dashboard.
+        chosen = list(queryset.filter(status=Incident.Status.OPEN).select_related("connection"))
+        done = incidents.incidents_acknowledge(incidents=chosen, actor=admin_actor(request))
         report(self, request, done=done, verb="Acknowledged", errors=[])
 
     @admin.action(description="Resolve", permissions=["manage_connection"])
     def resolve(self, request, queryset):
-        actor, done = admin_actor(request), 0
-        for incident in queryset.filter(status__in=Incident.UNRESOLVED).select_related("connection"):
-            incidents.incident_resolve(incident=incident, actor=actor)
-            done += 1
+        chosen = list(queryset.filter(status__in=Incident.UNRESOLVED).select_related("connection"))
+        done = incidents.incidents_resolve(incidents=chosen, actor=admin_actor(request))
         report(self, request, done=done, verb="Resolved", errors=[])
 
 

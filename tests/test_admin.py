@@ -173,3 +173,15 @@ def test_it_keeps_the_change_feed_counter_out_of_the_sync_state_form(admin_clien
     SyncState.objects.filter(pk=state.pk).update(change_seq=41)
     form = admin_client.get(reverse("admin:syncs_syncstate_change", args=[state.pk])).context["adminform"].form
     assert "change_seq" not in form.fields and "change_at" not in form.fields
+
+
+@pytest.mark.parametrize(("action", "status"), [("acknowledge", "acknowledged"), ("resolve", "resolved")])
+def test_it_records_one_audit_event_for_incidents_of_one_connection(client, django_user_model, one_of_each,
+                                                                   action, status):
+    now = timezone.now()
+    Incident.objects.create(connection=one_of_each, entity="assets", error_code="UPSTREAM_SERVER_ERROR",
+                            first_seen=now, last_seen=now)
+    client.force_login(staff_with(django_user_model, "connections.manage_connection"))
+    assert action_run(client, Incident, action).status_code == 302
+    assert set(Incident.objects.values_list("status", flat=True)) == {status}
+    assert AuditEvent.objects.filter(action=f"incident.{status}").count() == 1
