@@ -69,3 +69,23 @@ def failing_connections(*, now: datetime, limit: int = LEADERS) -> list[dict]:
     rows = list(SyncRun.objects.filter(queued_at__gte=now - timedelta(hours=24), status=SyncRun.Status.FAILED)
                 .values("connection_id").annotate(failed=Count("id")).order_by("-failed")[:limit])
     return _with_connections(rows)
+
+
+RUNNING_NOW = 8
+RUNNING_FIELDS = ("id", "connection_id", "entity", "mode", "status", "started_at", "pages", "fetched",
+                  "total_records", "not_before", "wait_reason", "connection__name", "connection__customer__name")
+
+
+def runs_now(*, limit: int = RUNNING_NOW) -> dict:
+    """What moves right now, for the overview's live region: how many runs are queued and running,
+    and the running ones (longest running first) with their connection. One query when nothing
+    runs, two otherwise; the region polls only while `active`."""
+    counts = dict(SyncRun.objects.filter(status__in=SyncRun.ACTIVE_STATUSES).values_list("status")
+                  .annotate(n=Count("id")).order_by())
+    queued, running_total = counts.get(SyncRun.Status.QUEUED, 0), counts.get(SyncRun.Status.RUNNING, 0)
+    running = []
+    if running_total:
+        running = list(SyncRun.objects.filter(status=SyncRun.Status.RUNNING).select_related("connection__customer")
+                       .only(*RUNNING_FIELDS).order_by("started_at", "id")[:limit])
+    return {"queued": queued, "running": running_total, "rows": running,
+            "more": max(0, running_total - len(running)), "active": bool(queued or running_total)}
