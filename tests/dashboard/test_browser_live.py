@@ -1,6 +1,7 @@
 """Live pages in a real browser against a real worker: the overview's counts and "Running now",
 the runs list and a connection's header update by themselves while a run moves, then stop polling;
-nothing reloads the page (docs/architecture.md, "Live pages, times and words")."""
+nothing reloads the page. And the connection picker of the runs filter, typed into and picked from
+(docs/architecture.md, "Live pages, times and words")."""
 
 import os
 
@@ -11,6 +12,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 from syncs import services as sync_services
 from syncs.models import SyncRun
 from tests.dashboard import test_browser
+from tests.dashboard.factories import connections, runs
 from tests.dashboard.test_browser import WAIT_MS, settled, wait_for
 from tests.syncs.factories import sandbox_connection
 
@@ -70,4 +72,23 @@ def test_it_updates_the_overview_runs_list_and_connection_header_while_a_run_mov
     expect(header).to_have_attribute("data-polling", "off", timeout=WAIT_MS)
     expect(header).not_to_contain_text("queued or running")
     expect(page.locator("#live")).to_have_attribute("data-polling", "off", timeout=WAIT_MS)
+    assert page.evaluate("window.__noReload") == "still here"
+
+
+def test_it_picks_a_connection_by_name_in_the_runs_filter(page, live_server):
+    from playwright.sync_api import expect
+
+    plant, other = connections(2, customers=2)
+    runs(plant, 2), runs(other, 1, entity="inventory_items")
+    page.goto(f"{live_server.url}/runs/")
+    page.evaluate("window.__noReload = 'still here'")
+    expect(page.locator("#results table.runs tbody tr")).to_have_count(3)
+    page.get_by_label("Connection or customer").press_sequentially("customer 1", delay=20)
+    option = page.locator(".pick-options label", has_text="Bulk customer 1 / Bulk connection 001")
+    expect(option).to_be_visible(timeout=WAIT_MS)
+    option.click()
+    expect(page.locator("#results .context")).to_contain_text("Runs of Bulk customer 1 / Bulk connection 001")
+    expect(page.locator("#results table.runs tbody tr")).to_have_count(1)
+    expect(page.locator("#results table.runs tbody tr")).to_contain_text("inventory items")
+    assert f"connection={other.pk}" in page.url
     assert page.evaluate("window.__noReload") == "still here"
