@@ -230,11 +230,13 @@ class ConnectionHeader:
     active_runs: int
     last_success_at: object  # datetime | None
     last_attempt_at: object
+    pending: bool = False  # not verified yet: its status is about to change
 
     @property
     def live(self) -> bool:
-        """The header polls while a run is queued or running: that is what changes its status."""
-        return bool(self.active_runs)
+        """The header polls while a run is queued or running (runs are what change a connection's
+        status: auth failed, unreachable, active again) or while the connection is still pending."""
+        return bool(self.active_runs) or self.pending
 
 
 def connection_header(*, connection: Connection) -> ConnectionHeader:
@@ -242,4 +244,4 @@ def connection_header(*, connection: Connection) -> ConnectionHeader:
     times = SyncState.objects.filter(connection=connection).aggregate(
         last_success_at=Max("last_success_at"), last_attempt_at=Max("last_attempt_at"))
     active = SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES).count()
-    return ConnectionHeader(active_runs=active, **times)
+    return ConnectionHeader(active_runs=active, pending=connection.status == Connection.Status.PENDING, **times)

@@ -182,3 +182,10 @@ def test_it_shows_an_entity_row_waiting_on_a_rate_limit(viewer_client, headers):
     SyncRun.objects.filter(connection=connection).update(not_before=until, wait_reason="rate limited")
     body = viewer_client.get(f"/connections/{connection.pk}/live", headers=headers).content.decode()
     assert f"waiting: rate limited until {until:%H:%M:%S} UTC" in body
+
+
+def test_it_polls_the_header_of_a_pending_connection_whose_status_is_about_to_change(viewer_client):
+    connection = idle_connection()
+    Connection.objects.filter(pk=connection.pk).update(status="pending")
+    header = header_of(viewer_client.get(url(connection)).content.decode())
+    assert 'hx-trigger="every 2s"' in header and "badge status-pending" in header
