@@ -144,13 +144,13 @@ def counted(value, singular: str, plural: str = ""):
     return f"{num(value)} {word}"
 
 
+DETAIL_CHARS = 80  # per value: a details column stays a few lines high
+
+
 def _detail_value(value) -> str:
     if isinstance(value, dict | list):
         value = json.dumps(value, sort_keys=True, default=str, separators=(", ", ": "))
     return Truncator(str(value)).chars(DETAIL_CHARS)
-
-
-DETAIL_CHARS = 80
 
 
 @register.filter

@@ -189,3 +189,10 @@ def test_it_polls_the_header_of_a_pending_connection_whose_status_is_about_to_ch
     Connection.objects.filter(pk=connection.pk).update(status="pending")
     header = header_of(viewer_client.get(url(connection)).content.decode())
     assert 'hx-trigger="every 2s"' in header and "badge status-pending" in header
+
+
+def test_it_shows_recent_activity_details_inline(viewer_client):
+    connection = idle_connection()
+    body = viewer_client.get(url(connection)).content.decode()
+    activity = body[body.index('<ul class="activity">'):]
+    assert "connector: sandbox · token prefix: ctk_" in activity
