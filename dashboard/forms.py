@@ -1,7 +1,7 @@
 """Forms: the connect and credentials forms are generated from the connector's declared fields
 (connections/forms.py, shared with the admin)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django import forms
 
@@ -168,9 +168,38 @@ class FilterField(forms.Field):
         super().__init__(required=False, **kwargs)
 
 
+TIME_FORMAT_HELP = "a date (2026-03-01) or an ISO time (2026-03-01T14:30, 2026-03-01T14:30:00+02:00), in UTC"
+
+
 class FilterTime(FilterField):
+    """An ISO date or time, in UTC when it names no offset. Unreadable input is a form error the
+    page shows (and the filter is off), not a silently ignored box. A bare date as the end of a
+    range (`end=True`) means the whole of that day: until 2026-03-01 is before 2026-03-02 00:00."""
+
+    def __init__(self, *, end: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.end = end
+
     def to_python(self, value):
-        return parse_time(value)
+        value = (value or "").strip()
+        if not value:
+            return None
+        if len(value) <= 10:  # a bare date: YYYY-MM-DD
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                raise forms.ValidationError(f"“{value[:40]}” is not {TIME_FORMAT_HELP}.", code="invalid") from None
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            if self.end:
+                try:
+                    moment += timedelta(days=1)
+                except OverflowError:
+                    return None  # until the end of 9999-12-31: no bound at all
+            return moment
+        moment = parse_time(value) if len(value) <= 64 else None
+        if moment is None:
+            raise forms.ValidationError(f"“{value[:40]}” is not {TIME_FORMAT_HELP}.", code="invalid")
+        return moment
 
 
 class FilterUUID(FilterField):
@@ -206,14 +235,16 @@ class RunFilterForm(FilterForm):
     trigger = _choice(Trigger.values)
     mode = _choice(["incremental", "full"])
     connection = FilterUUID()
+    connection_q = FilterText()  # part of a connection's or its customer's name (the picker's box)
     since = FilterTime()
-    until = FilterTime()
+    until = FilterTime(end=True)
 
 
 class FailureFilterForm(FilterForm):
     status = _choice(Incident.UNRESOLVED)
     error_code = FilterText(max_length=100)
     connection = FilterUUID()
+    connection_q = FilterText()
 
 
 class AuditFilterForm(FilterForm):
@@ -221,9 +252,10 @@ class AuditFilterForm(FilterForm):
     action = FilterText(max_length=100)
     actor = FilterText()
     connection = FilterUUID()
+    connection_q = FilterText()
     request_id = FilterText(max_length=100)
     since = FilterTime()
-    until = FilterTime()
+    until = FilterTime(end=True)
 
 
 class EndpointFilterForm(FilterForm):

@@ -7,9 +7,12 @@ app_name = "dashboard"
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("machinery", overview.overview_machinery, name="overview_machinery"),
+    path("now", overview.overview_now, name="overview_now"),
     # Connections
     path("connections/", connections.connection_list, name="connections"),
+    path("connections/pick", connections.connection_pick, name="connection_pick"),
     path("connections/<uuid:connection_id>/", connections.connection_detail, name="connection"),
+    path("connections/<uuid:connection_id>/header", connections.connection_header, name="connection_header"),
     path("connections/<uuid:connection_id>/live", connections.connection_live, name="connection_live"),
     path("connections/<uuid:connection_id>/sync", connection_actions.connection_sync, name="connection_sync"),
     path("connections/<uuid:connection_id>/pause", connection_actions.connection_pause, name="connection_pause"),

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from core.models import AuditEvent
 from dashboard.selectors.common import KeysetPage, keyset_page
+from dashboard.selectors.connections import connection_matches
 
 # The actions the services write, offered as suggestions in the filter.
 KNOWN_ACTIONS = (
@@ -26,19 +27,21 @@ class AuditFilters:
     action: str = ""
     actor: str = ""
     connection: object = None
+    connection_q: str = ""
     request_id: str = ""
     since: datetime | None = None
     until: datetime | None = None
 
     @property
     def active(self) -> bool:
-        return any((self.source, self.action, self.actor, self.connection, self.request_id, self.since, self.until))
+        return any((self.source, self.action, self.actor, self.connection, self.connection_q, self.request_id,
+                    self.since, self.until))
 
 
 def audit_list(*, filters: AuditFilters, cursor: str | None) -> KeysetPage:
-    events = AuditEvent.objects.select_related("connection").only(
+    events = AuditEvent.objects.select_related("connection__customer").only(
         "id", "at", "actor", "source", "action", "target_type", "target_id", "request_id", "details",
-        "connection_id", "connection__name")
+        "connection_id", "connection__name", "connection__customer__name")
     if filters.source:
         events = events.filter(source=filters.source)
     if filters.action:
@@ -49,6 +52,8 @@ def audit_list(*, filters: AuditFilters, cursor: str | None) -> KeysetPage:
         events = events.filter(actor=filters.actor)
     if filters.connection:
         events = events.filter(connection_id=filters.connection)
+    elif filters.connection_q:
+        events = events.filter(connection_id__in=connection_matches(q=filters.connection_q))
     if filters.request_id:
         events = events.filter(request_id=filters.request_id)
     if filters.since:

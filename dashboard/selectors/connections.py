@@ -193,3 +193,65 @@ def connection_scope_choices(*, include: Connection | None = None) -> list[tuple
     if include is not None and str(include.pk) not in {pk for pk, _ in choices}:
         choices.insert(0, (str(include.pk), f"{include.customer.name} / {include.name}"))
     return choices
+
+
+PICK_LIMIT = 10
+
+
+def connection_matches(*, q: str) -> QuerySet:
+    """Connections whose name or customer's name contains `q`: the filters' "connection by name"
+    (a subquery, so a filter by it stays one query)."""
+    return Connection.objects.filter(Q(name__icontains=q) | Q(customer__name__icontains=q)).values("pk")
+
+
+def connection_pick(*, q: str, limit: int = PICK_LIMIT) -> list[Connection]:
+    """The picker's suggestions: at most `limit` connections matching by customer or name, customer
+    first. One query, bounded by the limit, at any number of connections; a pasted id finds its
+    connection too."""
+    q = q.strip()
+    if not q:
+        return []
+    match = Q(name__icontains=q) | Q(customer__name__icontains=q)
+    if (pk := parse_uuid(q)) is not None:
+        match |= Q(pk=pk)
+    return list(Connection.objects.filter(match).select_related("customer")
+                .only("id", "name", "status", "customer__name").order_by("customer__name", "name", "id")[:limit])
+
+
+def connection_named(*, connection_id) -> Connection | None:
+    """The connection a filter names by id, to show it by name; None when there is none."""
+    if not connection_id:
+        return None
+    return (Connection.objects.select_related("customer").only("id", "name", "status", "customer__name")
+            .filter(pk=connection_id).first())
+
+
+def connection_picker(*, connection_id, q: str) -> dict:
+    """What a filter form's connection picker shows: the chosen connection by name, or the box
+    with what was typed and the connections it matches (so it works without JavaScript too)."""
+    picked = connection_named(connection_id=connection_id)
+    options = [] if picked else connection_pick(q=q, limit=PICK_LIMIT + 1)
+    return {"picked": picked, "connection_q": "" if picked else q, "pick": options[:PICK_LIMIT],
+            "pick_more": len(options) > PICK_LIMIT}
+
+
+@dataclass(frozen=True)
+class ConnectionHeader:
+    active_runs: int
+    last_success_at: object  # datetime | None
+    last_attempt_at: object
+    pending: bool = False  # not verified yet: its status is about to change
+
+    @property
+    def live(self) -> bool:
+        """The header polls while a run is queued or running (runs are what change a connection's
+        status: auth failed, unreachable, active again) or while the connection is still pending."""
+        return bool(self.active_runs) or self.pending
+
+
+def connection_header(*, connection: Connection) -> ConnectionHeader:
+    """The header's last sync and whether a run moves: two queries."""
+    times = SyncState.objects.filter(connection=connection).aggregate(
+        last_success_at=Max("last_success_at"), last_attempt_at=Max("last_attempt_at"))
+    active = SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES).count()
+    return ConnectionHeader(active_runs=active, pending=connection.status == Connection.Status.PENDING, **times)

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Max, Min, Q, Sum
 
 from connections.models import Connection
+from dashboard.selectors.connections import connection_matches
 from syncs.models import Incident
 
 GROUPS_PER_PAGE = 50
@@ -53,7 +54,8 @@ class IncidentGroup:
         return Incident.Status.OPEN if self.open_count else Incident.Status.ACKNOWLEDGED
 
 
-def failure_groups(*, status: str = "", error_code: str = "", connection=None, page: int | str = 1):
+def failure_groups(*, status: str = "", error_code: str = "", connection=None, connection_q: str = "",
+                   page: int | str = 1):
     """A page of groups (newest failure first) with their incidents: four queries whatever the count."""
     statuses = [status] if status in Incident.UNRESOLVED else list(Incident.UNRESOLVED)
     incidents = Incident.objects.filter(status__in=statuses)
@@ -61,6 +63,8 @@ def failure_groups(*, status: str = "", error_code: str = "", connection=None, p
         incidents = incidents.filter(error_code=error_code)
     if connection:
         incidents = incidents.filter(connection_id=connection)
+    elif connection_q:  # by name, from the connection picker's box
+        incidents = incidents.filter(connection_id__in=connection_matches(q=connection_q))
     grouped = (incidents.values("connection_id", "error_code")
                .annotate(first_seen=Min("first_seen"), last_seen=Max("last_seen"), occurrences=Sum("occurrences"),
                          n=Count("id"))

@@ -80,3 +80,23 @@ def incidents_summary() -> dict:
     by_cause = [{**row, "title": spec_for(row["error_code"]).message} for row in rows]
     return {"open": sum(r["open"] for r in rows), "acknowledged": sum(r["acknowledged"] for r in rows),
             "by_cause": by_cause}
+
+
+RUNNING_NOW = 8
+RUNNING_FIELDS = ("id", "connection_id", "entity", "mode", "status", "started_at", "pages", "fetched",
+                  "total_records", "not_before", "wait_reason", "connection__name", "connection__customer__name")
+
+
+def runs_now(*, limit: int = RUNNING_NOW) -> dict:
+    """What moves right now, for the overview's live region: how many runs are queued and running,
+    and the running ones (longest running first) with their connection. One query when nothing
+    runs, two otherwise; the region polls only while `active`."""
+    counts = dict(SyncRun.objects.filter(status__in=SyncRun.ACTIVE_STATUSES).values_list("status")
+                  .annotate(n=Count("id")).order_by())
+    queued, running_total = counts.get(SyncRun.Status.QUEUED, 0), counts.get(SyncRun.Status.RUNNING, 0)
+    running = []
+    if running_total:
+        running = list(SyncRun.objects.filter(status=SyncRun.Status.RUNNING).select_related("connection__customer")
+                       .only(*RUNNING_FIELDS).order_by("started_at", "id")[:limit])
+    return {"queued": queued, "running": running_total, "rows": running,
+            "more": max(0, running_total - len(running)), "active": bool(queued or running_total)}

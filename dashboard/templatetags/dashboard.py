@@ -8,8 +8,10 @@ from django import template
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from core.errors import spec_for
+from dashboard.selectors.runs import run_progress
 
 register = template.Library()
 
@@ -53,8 +55,24 @@ def reltime(value, empty: str = "—"):
     moment = _as_datetime(value)
     if moment is None:
         return empty
-    absolute = timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
-    return format_html('<time datetime="{}" title="{}">{}</time>', moment.isoformat(), absolute, relative(moment))
+    return format_html('<time datetime="{}" title="{}">{}</time>', moment.isoformat(), _absolute(moment),
+                       relative(moment))
+
+
+def _absolute(moment: datetime) -> str:
+    # Always UTC, whatever TIME_ZONE says: the date filters take UTC, so what people copy must be too.
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@register.simple_tag
+def clocktime(value, empty: str = "—"):
+    """hh:mm:ss UTC, for where order and gaps matter (a run's timeline): "just now" on every step
+    would hide the waits between them."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return empty
+    return format_html('<time datetime="{}" title="{}">{}</time>', moment.isoformat(), _absolute(moment),
+                       moment.astimezone(UTC).strftime("%H:%M:%S"))
 
 
 @register.filter
@@ -102,8 +120,68 @@ def percent(value) -> str:
 
 
 @register.filter
-def humanize_entity(value: str) -> str:
-    return str(value).replace("_", " ")
+def humanize_entity(value) -> str:
+    """An entity key as people read it: "inventory_items" is "inventory items". Every template
+    shows entity names through this filter, never the raw key."""
+    return str(value).replace("_", " ") if value else ""
+
+
+@register.filter
+def num(value) -> str:
+    """A count with thousands separators ("12,345"), whatever the locale settings; "—" for None."""
+    if value is None or value == "":
+        return "—"
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@register.simple_tag
+def counted(value, singular: str, plural: str = ""):
+    """A count and its noun, in the right number: "1 delivery", "2 deliveries", "1,204 runs"."""
+    word = singular if value == 1 else (plural or f"{singular}s")
+    return f"{num(value)} {word}"
+
+
+DETAIL_CHARS = 80  # per value: a details column stays a few lines high
+
+
+def _detail_value(value) -> str:
+    if isinstance(value, dict | list):
+        value = json.dumps(value, sort_keys=True, default=str, separators=(", ", ": "))
+    return Truncator(str(value)).chars(DETAIL_CHARS)
+
+
+@register.filter
+def details_text(value) -> str:
+    """A details dict as short "key: value" text, readable in a list without a click."""
+    if not value:
+        return ""
+    if not isinstance(value, dict):
+        return _detail_value(value)
+    return " · ".join(f"{key.replace('_', ' ')}: {_detail_value(item)}" for key, item in sorted(value.items()))
+
+
+@register.simple_tag
+def run_note(run, waiting=None):
+    """Under a queued or running run's status: what it waits for and until when ("waiting: rate
+    limited until 12:03:04 UTC"), or how far it is and when it should end (percent and ETA, where
+    the upstream reports a total). Empty otherwise."""
+    waiting = waiting or run.waiting
+    if waiting:
+        until = waiting.get("until")
+        if until:
+            return format_html('<span class="run-note waiting">waiting: {} until {} UTC</span>', waiting["reason"],
+                               until.astimezone(UTC).strftime("%H:%M:%S"))
+        return format_html('<span class="run-note waiting">waiting: {}</span>', waiting["reason"])
+    progress = run_progress(run=run, now=timezone.now())
+    if progress is None:
+        return ""
+    text = f"{progress.percent} % of {num(run.total_records)}"
+    if progress.eta is not None:
+        text += f" · about {_span(progress.seconds_left)} left, ETA {progress.eta.strftime('%H:%M:%S')} UTC"
+    return format_html('<span class="run-note progress">{}</span>', text)
 
 
 # Chart geometry, in SVG user units. TICK_FONT is .chart .tick's font-size in static/css/app.css.

@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from core.audit import Actor
 from core.errors import CatalogError, spec_for
+from dashboard.templatetags.dashboard import humanize_entity
 
 PERM_SYNC = "connections.trigger_sync"  # Sync now, Full resync, Cancel, Retry
 PERM_MANAGE = "connections.manage_connection"  # connect, edit, pause/resume, test, rotate token, incidents
@@ -121,7 +122,8 @@ class Flash:
                                              "tested can be read.", entities=entities, details=details)
         codes = {entities[name]["code"] for name in failed}
         hint = spec_for(codes.pop()).action if len(codes) == 1 else ""
-        return cls(level="error", text=f"The credentials work, but {len(failed)} of {len(entities)} entities "
+        noun = "entity" if len(entities) == 1 else "entities"
+        return cls(level="error", text=f"The credentials work, but {len(failed)} of {len(entities)} {noun} "
                                        "cannot be read.", hint=hint, entities=entities, details=details)
 
     def as_message(self) -> str:
@@ -136,7 +138,7 @@ class Flash:
 
 
 def _probe_line(entity: str, outcome: dict) -> str:
-    line = f"{entity}: {PROBE_LABELS[outcome['outcome']]}"
+    line = f"{humanize_entity(entity)}: {PROBE_LABELS[outcome['outcome']]}"
     return f"{line} ({outcome['code']})" if outcome.get("code") else line
 
 

@@ -12,6 +12,7 @@ from core.errors import CatalogError
 from dashboard import services as dashboard_services
 from dashboard.forms import ConnectionSettingsForm, CredentialsForm
 from dashboard.selectors import connections as selectors
+from dashboard.templatetags.dashboard import humanize_entity
 from dashboard.views.common import (
     PERM_MANAGE,
     PERM_SYNC,
@@ -56,8 +57,8 @@ def _answer_page(request, connection, flash: Flash, **extra):
 
 
 def _sync_text(results, mode: str) -> str:
-    created = [r.run.entity for r in results if r.created]
-    already = [r.run.entity for r in results if not r.created]
+    created = [humanize_entity(r.run.entity) for r in results if r.created]
+    already = [humanize_entity(r.run.entity) for r in results if not r.created]
     parts = []
     if created:
         parts.append(f"{'Full re-sync' if mode == Mode.FULL else 'Sync'} queued for {', '.join(created)}.")
@@ -83,8 +84,9 @@ def connection_sync(request, connection_id):
 def run_cancel(request, run_id):
     run = get_object_or_404(SyncRun.objects.select_related("connection__customer"), pk=run_id)
     flash = attempt(lambda: sync_services.sync_run_cancel(run=run, actor=actor_for(request)),
-                    ok_text=lambda r: f"Cancel requested for {r.entity}; a running run stops after its current page."
-                    if r.status == SyncRun.Status.RUNNING else f"The {r.entity} run is {r.status}.")
+                    ok_text=lambda r: f"Cancel requested for {humanize_entity(r.entity)}; a running run stops after "
+                    "its current page." if r.status == SyncRun.Status.RUNNING
+                    else f"The {humanize_entity(r.entity)} run is {r.status}.")
     if request.htmx and request.htmx.target == "live":
         return _answer_live(request, run.connection, flash)
     from dashboard.views.runs import answer_run

@@ -1,11 +1,12 @@
 """The connections list and a connection's page (read side; actions are in connection_actions)."""
 
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from dashboard.forms import ConnectionFilterForm, ConnectionSettingsForm, CredentialsForm
 from dashboard.selectors import connections as selectors
-from dashboard.views.common import VIEW_CONNECTIONS, dashboard_view, template_for
+from dashboard.views.common import VIEW_CONNECTIONS, dashboard_view, template_for, wants_fragment
 
 PER_PAGE = 50
 
@@ -28,6 +29,7 @@ def detail_context(request, connection, **extra) -> dict:
         "connection": connection,
         "connector_name": connector.name if connector else connection.connector,
         "live": selectors.connection_live(connection=connection),
+        "header": selectors.connection_header(connection=connection),
         "incidents": selectors.connection_incidents(connection=connection),
         "config": selectors.connection_config_display(connection=connection),
         "audit": selectors.connection_audit(connection=connection),
@@ -53,3 +55,24 @@ def connection_live(request, connection_id):
     connection = selectors.connection_get(connection_id=connection_id)
     return render(request, "dashboard/connection.html#live",
                   {"connection": connection, "live": selectors.connection_live(connection=connection)})
+
+
+@dashboard_view(VIEW_CONNECTIONS)
+def connection_pick(request):
+    """The filter forms' connection picker: connections matching what was typed (by customer or
+    name), as radio options the form submits. One bounded query at any number of connections."""
+    # Bounded, and no NUL (PostgreSQL cannot compare one), like every filter box (dashboard/forms.py).
+    q = (request.GET.get("connection_q") or request.GET.get("q") or "")[:200].replace("\x00", "")
+    return render(request, "dashboard/_connection_picker.html#options",
+                  {"picker": selectors.connection_picker(connection_id=None, q=q)})
+
+
+@dashboard_view(VIEW_CONNECTIONS)
+def connection_header(request, connection_id):
+    """The status badge, its reason and the last sync, polled every 2 s while a run is queued or
+    running (static/js/live.js wakes it when the entities section starts polling)."""
+    connection = selectors.connection_get(connection_id=connection_id)
+    if not wants_fragment(request):
+        return redirect(reverse("dashboard:connection", args=[connection.pk]))
+    return render(request, "dashboard/connection.html#header",
+                  {"connection": connection, "header": selectors.connection_header(connection=connection)})

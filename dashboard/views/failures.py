@@ -9,7 +9,8 @@ from django.urls import reverse
 from dashboard import services as dashboard_services
 from dashboard.forms import FailureFilterForm
 from dashboard.selectors import failures as selectors
-from dashboard.selectors.connections import connection_incidents
+from dashboard.selectors.connections import connection_incidents, connection_picker
+from dashboard.templatetags.dashboard import humanize_entity
 from dashboard.views.common import (
     PERM_MANAGE,
     VIEW_CONNECTIONS,
@@ -38,10 +39,11 @@ def _query(request) -> QueryDict:
 def _render(request, *, flash: Flash | None = None, partial: bool = False):
     query = _query(request)
     filters = FailureFilterForm(query).values()
+    picker = connection_picker(connection_id=filters["connection"], q=filters["connection_q"])
     context = {"page": selectors.failure_groups(**filters, page=query.get("page") or 1), "filters": filters,
                "counts": selectors.failure_counts(error_code=filters["error_code"], connection=filters["connection"]),
-               "codes": selectors.failure_codes(), "flash": flash,
-               "statuses": list(Incident.UNRESOLVED)}
+               "picker": picker, "filter_connection": picker["picked"],
+               "codes": selectors.failure_codes(), "flash": flash, "statuses": list(Incident.UNRESOLVED)}
     template = "dashboard/failures.html#groups" if partial else "dashboard/failures.html"
     return render(request, template, context)
 
@@ -78,7 +80,8 @@ def _incident_action(request, incident_id, service, verb: str):
     """One incident, from the connection page: answers with that page's incidents region."""
     incident = get_object_or_404(Incident.objects.select_related("connection__customer"), pk=incident_id)
     service(incidents=[incident], actor=actor_for(request))
-    flash = Flash(level="success", text=f"{verb} {incident.error_code} on {incident.entity or 'the connection'}.")
+    where = humanize_entity(incident.entity) or "the connection"
+    flash = Flash(level="success", text=f"{verb} {incident.error_code} on {where}.")
     connection = incident.connection
     if request.htmx:
         return render(request, "dashboard/connection.html#incidents",

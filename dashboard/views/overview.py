@@ -11,7 +11,7 @@ from syncs.machinery import machinery_snapshot
 def overview(request):
     now = timezone.now()
     context = {
-        "summary": selectors.overview_summary(now=now),
+        **now_context(now=now),
         "series": selectors.hourly_series(now=now),
         "slowest": selectors.slowest_connections(now=now),
         "failing": selectors.failing_connections(now=now),
@@ -27,3 +27,16 @@ def overview_machinery(request):
     if not wants_fragment(request):
         return redirect(reverse("dashboard:overview") + "#machinery")
     return render(request, "dashboard/overview.html#machinery", {"machinery": machinery_snapshot(now=timezone.now())})
+
+
+def now_context(*, now) -> dict:
+    return {"summary": selectors.overview_summary(now=now), "runs_now": selectors.runs_now()}
+
+
+@dashboard_view(VIEW_OVERVIEW)
+def overview_now(request):
+    """The counts and "running now" region alone, polled by the overview while a run is queued or
+    running. Without htmx there is nothing to swap: the overview shows the region."""
+    if not wants_fragment(request):
+        return redirect(reverse("dashboard:overview") + "#now")
+    return render(request, "dashboard/overview.html#now", now_context(now=timezone.now()))

@@ -3,10 +3,10 @@
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from connections.models import Connection
 from core.errors import CatalogError
 from dashboard.forms import RunFilterForm
 from dashboard.selectors import runs as selectors
+from dashboard.selectors.connections import connection_picker
 from dashboard.views.common import (
     PERM_SYNC,
     VIEW_RUNS,
@@ -23,14 +23,14 @@ from syncs.models import SyncRun
 
 @dashboard_view(VIEW_RUNS)
 def run_list(request):
-    filters = selectors.RunFilters(**RunFilterForm(request.GET).values())
+    form = RunFilterForm(request.GET)
+    filters = selectors.RunFilters(**form.values())
     page = selectors.run_list(filters=filters, cursor=request.GET.get("cursor"))
-    connection = None
-    if filters.connection:
-        connection = (Connection.objects.select_related("customer").defer("credentials", "config", "metadata")
-                      .filter(pk=filters.connection).first())
-    context = {"page": page, "filters": filters, "choices": selectors.run_filter_choices(),
-               "filter_connection": connection}
+    picker = connection_picker(connection_id=filters.connection, q=filters.connection_q)
+    # The results poll (with the same query, so filters and page stay) while a listed run moves.
+    context = {"page": page, "filters": filters, "form": form, "choices": selectors.run_filter_choices(),
+               "filter_connection": picker["picked"], "picker": picker,
+               "polling": selectors.runs_any_active(page.rows)}
     return render(request, template_for(request, "dashboard/runs.html", "results"), context)
 
 

@@ -66,7 +66,8 @@ def test_it_connects_business_central_lists_the_companies_and_syncs_the_simulato
     page.evaluate("window.__noReload = 'still here'")
     page.get_by_role("button", name="Test connection").click()
     result = page.locator("#test-result")
-    expect(result).to_contain_text(f"{len(entities)} of {len(entities)} entities cannot be read", timeout=WAIT_MS)
+    noun = "entity" if len(entities) == 1 else "entities"
+    expect(result).to_contain_text(f"{len(entities)} of {len(entities)} {noun} cannot be read", timeout=WAIT_MS)
     choices = result.locator('.probe-choices[data-field="company_id"] li')
     expect(choices).to_have_count(2)
     expect(choices.nth(0)).to_contain_text("CRONUS USA, Inc.")

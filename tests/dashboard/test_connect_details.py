@@ -55,7 +55,7 @@ def test_the_connect_form_lists_the_choices_when_the_entities_cannot_be_read_yet
     monkeypatch.setattr(SandboxConnector, "probe", probe)
     body = operator_client.post("/connect/sandbox/test", {"credentials__api_key": "k", "entities": ["vendors"]},
                                 **(HTMX if htmx else {})).content.decode()
-    assert "1 of 1 entities cannot be read" in body and "No company is chosen." in body
+    assert "1 of 1 entity cannot be read" in body and "No company is chosen." in body
     assert [value for value, _ in choices(body)] == [c["value"] for c in COMPANIES["choices"]["company_id"]]
 
 

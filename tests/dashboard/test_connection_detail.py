@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from connections.connectors import registry
 from connections.models import Connection
@@ -155,3 +158,61 @@ def test_it_lets_a_broken_connector_module_fail_loudly(viewer_client, monkeypatc
     monkeypatch.setattr(registry, "CONNECTORS", BrokenCatalogue(registry.CONNECTORS))
     with pytest.raises(ImportError):
         viewer_client.get(url(connection))
+
+
+def header_of(body: str) -> str:
+    start = body.index('<div id="connection-header"')
+    return body[start:body.index("</div>", start)]
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_it_polls_the_header_while_a_run_is_queued_or_running(viewer_client, headers):
+    connection = sandbox_connection()  # its initial runs are queued
+    header = header_of(viewer_client.get(url(connection), headers=headers).content.decode())
+    assert f'hx-get="/connections/{connection.pk}/header"' in header and 'hx-trigger="every 2s"' in header
+    assert 'data-polling="on"' in header and "queued or running" in header
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_it_stops_polling_the_header_when_no_run_moves_and_shows_the_last_sync(viewer_client, headers):
+    connection = idle_connection()
+    header = header_of(viewer_client.get(url(connection), headers=headers).content.decode())
+    assert 'data-polling="off"' in header and "every 2s" not in header
+    assert 'hx-trigger="live-started from:body"' in header and "Last sync succeeded <time" in header
+
+
+def test_it_answers_the_header_poll_with_the_header_alone(viewer_client):
+    connection = sandbox_connection()
+    Connection.objects.filter(pk=connection.pk).update(status="unreachable", status_reason="upstream down")
+    body = viewer_client.get(f"/connections/{connection.pk}/header", **HTMX).content.decode()
+    assert body.lstrip().startswith('<div id="connection-header"') and "<html" not in body
+    assert "badge status-unreachable" in body and "upstream down" in body and "Test connection" not in body
+
+
+def test_it_sends_a_plain_get_of_the_header_to_the_page(viewer_client):
+    connection = idle_connection()
+    response = viewer_client.get(f"/connections/{connection.pk}/header")
+    assert response.status_code == 302 and response["Location"] == url(connection)
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_it_shows_an_entity_row_waiting_on_a_rate_limit(viewer_client, headers):
+    connection = sandbox_connection(entities=["vendors"])
+    until = timezone.now().replace(microsecond=0) + timedelta(minutes=2)
+    SyncRun.objects.filter(connection=connection).update(not_before=until, wait_reason="rate limited")
+    body = viewer_client.get(f"/connections/{connection.pk}/live", headers=headers).content.decode()
+    assert f"waiting: rate limited until {until:%H:%M:%S} UTC" in body
+
+
+def test_it_polls_the_header_of_a_pending_connection_whose_status_is_about_to_change(viewer_client):
+    connection = idle_connection()
+    Connection.objects.filter(pk=connection.pk).update(status="pending")
+    header = header_of(viewer_client.get(url(connection)).content.decode())
+    assert 'hx-trigger="every 2s"' in header and "badge status-pending" in header
+
+
+def test_it_shows_recent_activity_details_inline(viewer_client):
+    connection = idle_connection()
+    body = viewer_client.get(url(connection)).content.decode()
+    activity = body[body.index('<ul class="activity">'):]
+    assert "connector: sandbox · token prefix: ctk_" in activity

@@ -51,7 +51,7 @@ def test_it_shows_which_entities_cannot_be_read(operator_client, sap_like_rights
         assert "No authorization for A_PurchaseOrder." in body
     else:  # after the redirect, as a message
         assert "2 of 3 entities cannot be read" in body
-        assert "vendors: ok" in body and "purchase_orders: no permission (UPSTREAM_PERMISSION_DENIED)" in body
+        assert "vendors: ok" in body and "purchase orders: no permission (UPSTREAM_PERMISSION_DENIED)" in body
         assert "assets: not found (UPSTREAM_NOT_FOUND)" in body
     assert AuditEvent.objects.get(action="connection.tested").details["entities"] == {
         "vendors": "ok", "purchase_orders": "no_permission", "assets": "not_found"}

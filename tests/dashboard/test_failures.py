@@ -168,3 +168,20 @@ def test_it_renders_in_a_bounded_number_of_queries(operator_client, django_asser
     with django_assert_max_num_queries(10):  # the open and acknowledged counts are one of them
         response = operator_client.get("/failures/")
     assert len(response.context["page"].object_list) == min(rows, 50)
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_it_picks_the_connection_by_customer_or_name(viewer_client, headers):
+    a, b = connections(2, customers=2)
+    incidents([a]), incidents([b], error_code="MAPPING_FAILED")
+    body = viewer_client.get("/failures/", {"connection_q": "Customer 1"}, headers=headers).content.decode()
+    groups = body.split('<div id="groups">')[1]
+    assert "MAPPING_FAILED" in groups and "UPSTREAM_SERVER_ERROR" not in groups
+    picked = viewer_client.get("/failures/", {"connection": str(a.pk)}, headers=headers).content.decode()
+    assert "Failures of <a" in picked and "Bulk customer 0 / Bulk connection 000" in picked
+    assert "MAPPING_FAILED" not in picked.split('id="groups"')[1]
+
+
+def test_it_offers_the_connection_picker_in_its_filters(viewer_client):
+    body = viewer_client.get("/failures/").content.decode()
+    assert 'name="connection_q"' in body and 'hx-get="/connections/pick"' in body and "Connection id" not in body

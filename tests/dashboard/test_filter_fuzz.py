@@ -35,9 +35,10 @@ HOSTILE = [
 # What each list page reads from its query string (dashboard/views, dashboard/selectors).
 PAGES = {
     "connections": ("q", "status", "connector", "customer", "page"),
-    "runs": ("status", "entity", "trigger", "mode", "connection", "since", "until", "cursor"),
-    "failures": ("status", "error_code", "connection", "page"),
-    "audit": ("source", "action", "actor", "connection", "request_id", "since", "until", "cursor"),
+    "runs": ("status", "entity", "trigger", "mode", "connection", "connection_q", "since", "until", "cursor"),
+    "failures": ("status", "error_code", "connection", "connection_q", "page"),
+    "audit": ("source", "action", "actor", "connection", "connection_q", "request_id", "since", "until", "cursor"),
+    "connection_pick": ("q", "connection_q"),
     "webhooks": ("state", "page"),
     "webhook": ("status", "cursor"),
     "webhook_create": ("connection",),
@@ -71,9 +72,10 @@ def test_it_never_answers_500_to_a_hostile_filter(operator_client, data, page):
 
 
 @pytest.mark.parametrize("query", ["customer=%FF%FE", "q=%C0%80", "connection=%00", "customer=%EF%BC%91",
-                                   "status=a&status=b", "cursor=%ZZ", "since=%00"])
+                                   "status=a&status=b", "cursor=%ZZ", "since=%00", "connection_q=%00",
+                                   "connection_q=%C0%80", "until=9999-12-31"])
 def test_it_reads_raw_query_strings(operator_client, data, query):
-    for page in ("connections", "runs", "audit", "failures"):
+    for page in ("connections", "runs", "audit", "failures", "connection_pick"):
         assert operator_client.get(reverse(f"dashboard:{page}"), QUERY_STRING=query).status_code == 200
 
 

@@ -106,8 +106,9 @@ def test_it_renders_in_a_bounded_number_of_queries(admin_client, django_assert_m
         runs(conn, rows // 10 + 1, status=SyncRun.Status.FAILED, error_code="UPSTREAM_SERVER_ERROR")
         runs(conn, rows // 10 + 1)
     incidents(conns)
-    # 12, and the "Workers and queues" panel's two (heartbeats, one aggregate over the queued runs).
-    with django_assert_max_num_queries(14):
+    # 12, the "Workers and queues" panel's two (heartbeats, one aggregate over the queued runs) and
+    # the "Running now" region's count of active runs (its list only when one runs).
+    with django_assert_max_num_queries(15):
         response = admin_client.get("/")
     assert response.status_code == 200
     assert response.context["summary"]["connections_total"] == rows
@@ -141,3 +142,42 @@ def test_it_charts_the_48_hours_up_to_the_current_one_at_any_instant(admin_clien
     # The newest noon or midnight is the chart's last x-axis label.
     newest = records[-1][0] - timedelta(hours=records[-1][0].hour % 12)
     assert f">{newest:%d %b %H:%M}</text>" in response.content.decode()
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_it_polls_its_counts_and_running_now_while_a_run_is_queued_or_running(admin_client, headers):
+    conn = connections(1)[0]
+    runs(conn, 1, status="queued", entity="assets")
+    running = runs(conn, 1, status="running", entity="inventory_items")[0]
+    SyncRun.objects.filter(pk=running.pk).update(fetched=12345)
+    body = admin_client.get("/", headers=headers).content.decode()
+    region = body[body.index('<div id="now"'):]
+    assert region.startswith('<div id="now" class="now" hx-get="/now" hx-swap="outerHTML" hx-trigger="every 2s"')
+    assert "1 run running · 1 run queued" in region and "inventory items" in region and ">12,345<" in region
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_it_polls_slowly_when_nothing_is_queued_or_running(admin_client, headers):
+    runs(connections(1)[0], 2)
+    body = admin_client.get("/", headers=headers).content.decode()
+    region = body[body.index('<div id="now"'):]
+    assert region.startswith('<div id="now" class="now" hx-get="/now" hx-swap="outerHTML" hx-trigger="every 15s" '
+                             'data-polling="slow">')
+    assert "No run is queued or running." in region and "every 2s" not in region[:200]
+
+
+def test_it_answers_the_poll_with_the_live_region_alone(admin_client):
+    runs(connections(1)[0], 1, status="running")
+    body = admin_client.get("/now", **HTMX).content.decode()
+    assert body.lstrip().startswith('<div id="now"') and "<html" not in body and 'id="machinery"' not in body
+    assert "Runs in the last 24 h" in body and "1 run running · 0 runs queued" in body
+
+
+def test_it_sends_a_plain_get_of_the_poll_to_the_overview(admin_client):
+    response = admin_client.get("/now")
+    assert response.status_code == 302 and response["Location"] == "/#now"
+
+
+def test_it_writes_its_counts_with_thousands_separators(admin_client):
+    connections(1234)
+    assert '<div class="figure">1,234</div>' in admin_client.get("/").content.decode()
