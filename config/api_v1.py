@@ -11,5 +11,6 @@ api.add_router("", records_router)
 api.add_router("", syncs_router)
 api.add_router("", connections_admin_router)
 api.add_router("", webhooks_router)
+api.add_router("", "connections.api_connect_links.router")
 
 __all__ = ["api"]
