@@ -8,6 +8,8 @@ Here, above connections and webhooks, because it spans both (docs/architecture.m
 from connections.connect_links import connect_link_consume, connect_link_require_connector, link_actor
 from connections.connectors.registry import connector_class
 from connections.models import Connection, ConnectLink
+from core.audit import audit_record
+from core.errors import CatalogError
 from syncs.lifecycle import connection_create
 from webhooks.services import event_emit
 
@@ -29,9 +31,15 @@ def connect_link_connect(*, link: ConnectLink, connector: str, config: dict, cre
             "customer": {"id": customer.pk, "name": customer.name, "external_id": customer.external_id},
             "connect_link_id": str(spent.pk)})
 
-    connection, _token = connection_create(
-        customer_name=link.customer.name, customer=link.customer, connector=connector,
-        name=connector_class(connector).name, config=config, credentials=credentials,
-        entities=link.entities or None, actor=actor, within=spend)
+    try:
+        connection, _token = connection_create(
+            customer_name=link.customer.name, customer=link.customer, connector=connector,
+            name=connector_class(connector).name, config=config, credentials=credentials,
+            entities=link.entities or None, actor=actor, within=spend)
+    except CatalogError as exc:
+        # Audited like a test: the connector and the code, nothing that was typed.
+        audit_record(actor=actor, action="connect_link.connect_refused", target=link,
+                     details={"connector": connector, "code": exc.code})
+        raise
     # The connection token is not the customer's: the company reads the connection through its admin key.
     return connection
