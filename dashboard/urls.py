@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from dashboard.views import audit, connect, connection_actions, connections, failures, overview, runs, webhooks
 
@@ -27,6 +27,7 @@ urlpatterns = [
     path("connect/", connect.connector_pick, name="connect"),
     path("connect/<slug:key>/", connect.connect_form, name="connect_form"),
     path("connect/<slug:key>/test", connect.connect_test, name="connect_test"),
+    path("connect-links/", include("dashboard.connect_link_urls")),
     # Sync runs
     path("runs/", runs.run_list, name="runs"),
     path("runs/<uuid:run_id>/", runs.run_detail, name="run"),
