@@ -85,14 +85,15 @@ class LinkConnectForm(ConnectorFieldsMixin, forms.Form):
 
 
 def link_headers(view):
-    """Every answer of these pages: never cached, never in a Referer (the path holds the token),
+    """Every answer of these pages: never cached, never in a Referer to another site (the path holds the token),
     its own CSP, and framed only by the origins the settings allow."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
         response = view(request, *args, **kwargs)
         response["Cache-Control"] = "no-store"
-        response["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: Chrome then sends "Origin: null" with a form POST, which CSRF refuses.
+        response["Referrer-Policy"] = "same-origin"
         ancestors = list(settings.CONNECT_LINK_FRAME_ANCESTORS)
         form_action = ["'self'", *getattr(response, "form_targets", [])]
         response["Content-Security-Policy"] = csp_header({

@@ -50,7 +50,7 @@ def test_it_sends_its_own_security_headers(client, settings):
     assert "script-src 'self';" in csp and "'unsafe-inline'" not in csp
     assert "frame-ancestors 'none'" in csp and response["X-Frame-Options"] == "DENY"
     assert "form-action 'self' https://app.example.com" in csp
-    assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "no-referrer"
+    assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "same-origin"
 
 
 def test_it_lets_the_configured_origins_frame_the_page(client, settings):
