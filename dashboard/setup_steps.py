@@ -34,10 +34,47 @@ def inline(text: str) -> str:
     return html
 
 
+def _blocks(markdown: str) -> list[list[str]]:
+    """Blocks split at blank lines, and where a list starts right under a paragraph's last line."""
+    blocks = []
+    for block in re.split(r"\n\s*\n", markdown.strip()):
+        current: list[str] = []
+        for line in block.splitlines():
+            if current and LIST_ITEM.match(line) and not LIST_ITEM.match(current[0]):
+                blocks.append(current)
+                current = []
+            current.append(line)
+        blocks.append(current)
+    return blocks
+
+
+def _items(lines: list[str]) -> list[tuple[str, list[str]]]:
+    """A list's items, each with the indented items under it (one level), continuation lines joined."""
+    items: list[tuple[str, list[str]]] = []
+    for line in lines:
+        if LIST_ITEM.match(line):
+            if line[:1].isspace() and items:
+                items[-1][1].append(LIST_ITEM.sub("", line))
+            else:
+                items.append((LIST_ITEM.sub("", line), []))
+        elif items:
+            text, subs = items[-1]
+            if subs:
+                subs[-1] += " " + line.strip()
+            else:
+                items[-1] = (text + " " + line.strip(), subs)
+    return items
+
+
+def _item(text: str, subs: list[str]) -> str:
+    nested = "<ul>" + "".join(f"<li>{inline(sub)}</li>" for sub in subs) + "</ul>" if subs else ""
+    return f"<li>{inline(text)}{nested}</li>"
+
+
 def render(markdown: str) -> SafeString:
     out = []
-    for block in re.split(r"\n\s*\n", markdown.strip()):
-        lines = block.splitlines()
+    for lines in _blocks(markdown):
+        block = "\n".join(lines)
         if not lines:
             continue
         if lines[0].startswith("#"):
@@ -46,13 +83,7 @@ def render(markdown: str) -> SafeString:
             number = re.match(r"^\s*(\d+)\.", lines[0])
             tag = "ol" if number else "ul"
             start = f' start="{int(number.group(1))}"' if number and number.group(1) != "1" else ""
-            items: list[str] = []
-            for line in lines:
-                if LIST_ITEM.match(line):
-                    items.append(LIST_ITEM.sub("", line))
-                elif items:
-                    items[-1] += " " + line.strip()
-            out.append(f"<{tag}{start}>" + "".join(f"<li>{inline(item)}</li>" for item in items) + f"</{tag}>")
+            out.append(f"<{tag}{start}>" + "".join(_item(text, subs) for text, subs in _items(lines)) + f"</{tag}>")
         elif lines[0].lstrip().startswith("|"):
             out.append(f"<pre>{escape(block)}</pre>")
         else:
