@@ -46,8 +46,8 @@ def _count_db(key: str, minute: int) -> int:
                        f"ON CONFLICT ({column}, minute) DO UPDATE SET count = {table}.count + 1 "
                        "RETURNING count", [key, minute])
         count = cursor.fetchone()[0]
-    if count == 1:  # a new window: this key's old ones are done with
-        ConnectLinkWindow.objects.filter(key=key, minute__lt=minute - 2).delete()
+    if count == 1:  # a new window: every finished one (any key) is done with; the table stays a few minutes long
+        ConnectLinkWindow.objects.filter(minute__lt=minute - 2).delete()
     return count
 
 

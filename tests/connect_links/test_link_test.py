@@ -2,6 +2,8 @@
 
 import pytest
 
+from connections.connectors.base import UpstreamError
+from connections.connectors.sandbox import SandboxConnector
 from core.models import AuditEvent
 from tests.connect_links.factories import SECRET, make_link, page_path, sandbox_fields
 
@@ -50,3 +52,21 @@ def test_it_marks_an_invalid_field_without_asking_the_system(client):
     assert "Some fields need attention" in html
     assert 'id="id_config__page_size_error" hx-swap-oob="true">Ensure this value is greater than' in html
     assert not AuditEvent.objects.filter(action="connect_link.tested").exists()
+
+
+def test_it_says_which_entity_the_user_may_not_read(client, monkeypatch):
+    def probe(self, entity):
+        if entity == "locations":
+            raise UpstreamError("UPSTREAM_PERMISSION_DENIED", "No authorization for storage locations.")
+        if entity == "vendors":
+            raise UpstreamError("UPSTREAM_NOT_FOUND", "API_BUSINESS_PARTNER is not active.")
+
+    monkeypatch.setattr(SandboxConnector, "probe", probe)
+    link, token = make_link(entities=("vendors", "locations", "assets"))
+    html = client.post(page_path(token, "test"), sandbox_fields(), headers={"HX-Request": "true"}).content.decode()
+    assert "2 of 3 kinds of data cannot be read" in html
+    assert 'data-entity="locations" data-outcome="no_permission">Locations: no permission</li>' in html
+    assert 'data-entity="vendors" data-outcome="not_found">Vendors: not found</li>' in html
+    assert 'data-entity="assets" data-outcome="ok">Assets: ok</li>' in html
+    assert AuditEvent.objects.get(action="connect_link.tested", target_id=str(link.pk)).details["entities"] == {
+        "vendors": "not_found", "locations": "no_permission", "assets": "ok"}

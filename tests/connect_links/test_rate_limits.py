@@ -6,6 +6,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from connections.connect_link_limits import attempt_count, attempts_seen
+from connections.models import ConnectLinkWindow
 from tests.connect_links.factories import make_link, page_path, sandbox_fields
 
 pytestmark = pytest.mark.django_db
@@ -39,3 +41,15 @@ def test_it_allows_twenty_refused_tokens_a_minute_per_address(client, fixed_now)
         assert client.get(page_path(token), REMOTE_ADDR="10.1.2.3").status_code == 200
     with time_machine.travel(fixed_now.replace(second=0) + timedelta(minutes=2), tick=False):
         assert client.get(page_path(token)).status_code == 200
+
+
+def test_it_counts_in_the_database_without_redis_and_keeps_only_recent_minutes(settings):
+    settings.REDIS_URL = ""
+    start = 1_800_000_000.0  # a minute boundary
+    assert [attempt_count(key="address:10.0.0.1", now=start + s)[0] for s in (0, 10, 20)] == [1, 2, 3]
+    assert attempt_count(key="address:10.0.0.2", now=start + 30) == (1, 30)
+    assert attempts_seen(key="address:10.0.0.1", now=start + 59) == 3
+    # Three minutes on, the first attempt of a new window clears every finished window.
+    assert attempt_count(key="test:some-link", now=start + 180)[0] == 1
+    assert sorted(ConnectLinkWindow.objects.values_list("minute", flat=True)) == [int(start // 60) + 3]
+    assert attempts_seen(key="address:10.0.0.1", now=start + 181) == 0
