@@ -19,6 +19,7 @@ from tests.connect_links.factories import SECRET
 from tests.dashboard.factories import OPERATOR_PERMISSIONS, grant
 from tests.dashboard.test_browser import WAIT_MS, shoot, wait_for
 from tests.syncs.factories import TEST_ACTOR
+from tests.test_security_headers_browser import REPORT_VIOLATIONS
 from tests.webhooks.conftest import ca_bundle, receiver, receiver_factory, tls_ca, webhook_settings  # noqa: F401
 from webhooks.models import Delivery
 from webhooks.services import endpoint_create
@@ -39,12 +40,17 @@ def worker(worker_factory, webhook_settings, ca_bundle):  # noqa: F811
 
 
 def guarded_page(browser, live_server, viewport):
-    """A page in a fresh context; any request leaving the live server fails the test."""
+    """A page in a fresh context; any request leaving the live server, and any violation of the
+    page's Content-Security-Policy (htmx included), is collected in `outside` and fails the test."""
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
     outside = []
     page.on("request", lambda request: None if request.url.startswith(live_server.url) or
             request.url.startswith("data:") else outside.append(request.url))
+    page.expose_function("reportViolation", lambda violation: outside.append(violation))
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on("console", lambda message: outside.append(message.text)
+            if "Content Security Policy" in message.text else None)
     return context, page, outside
 
 
@@ -61,7 +67,8 @@ def create_link_through_the_api(live_server) -> dict:
 def customer_connects(page, url: str, live_server) -> None:
     from playwright.sync_api import expect
 
-    page.goto(url)
+    response = page.goto(url)
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     expect(page.locator("h1")).to_have_text("Connect your system to PlantSync")
     page.get_by_role("link", name="Sandbox ERP/CMMS").click()
     expect(page.locator("#id_credentials__api_key")).to_be_visible()
