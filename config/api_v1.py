@@ -13,5 +13,6 @@ api.add_router("", syncs_router)
 api.add_router("", connections_admin_router)
 api.add_router("", syncs_admin_router)
 api.add_router("", webhooks_router)
+api.add_router("", "connections.api_connect_links.router")
 
 __all__ = ["api"]

@@ -90,3 +90,53 @@ class UpstreamRequestWindow(models.Model):
 
     def __str__(self):
         return f"{self.connection_id} @ {self.minute}: {self.count}"
+
+
+class ConnectLink(models.Model):
+    """A link the company sends its customer, who connects their own system on the page behind
+    it (docs/connect-links.md). Its token is shown once and stored hashed, like a connection's;
+    the link is spent once a connection is created through it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="connect_links")
+    connectors = models.JSONField(help_text="The connector keys the customer may pick from.")
+    entities = models.JSONField(default=list, blank=True, help_text="Entities to sync; empty: all the connector has.")
+    redirect_url = models.CharField(max_length=2000, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(max_length=16, editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    connection = models.ForeignKey(Connection, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="connect_links")
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.customer.name} / {self.token_prefix}"
+
+    def state(self, now) -> str:
+        """active, used, revoked or expired: for staff only, never for the page at the link."""
+        if self.revoked_at:
+            return "revoked"
+        if self.used_at:
+            return "used"
+        return "expired" if self.expires_at <= now else "active"
+
+
+class ConnectLinkWindow(models.Model):
+    """Attempts counted for one key (a link's tests, an address's wrong tokens) in one minute:
+    the connect links' rate limits when there is no Redis (connections/connect_link_limits.py)."""
+
+    key = models.CharField(max_length=100)
+    minute = models.BigIntegerField()  # Unix time // 60
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "minute"], name="connect_link_window_unique")]
+
+    def __str__(self):
+        return f"{self.key} @ {self.minute}: {self.count}"

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from dashboard.views import audit, connect, connection_actions, connections, failures, overview, runs, webhooks
+from dashboard.views import connect_links as links
 
 app_name = "dashboard"
 
@@ -30,6 +31,9 @@ urlpatterns = [
     path("connect/", connect.connector_pick, name="connect"),
     path("connect/<slug:key>/", connect.connect_form, name="connect_form"),
     path("connect/<slug:key>/test", connect.connect_test, name="connect_test"),
+    path("connect-links/", links.link_list, name="connect_links"),
+    path("connect-links/new", links.link_create, name="connect_link_create"),
+    path("connect-links/<uuid:link_id>/revoke", links.link_revoke, name="connect_link_revoke"),
     # Sync runs
     path("runs/", runs.run_list, name="runs"),
     path("runs/<uuid:run_id>/", runs.run_detail, name="run"),

@@ -6,6 +6,7 @@ here, above connections and webhooks, rather than in the connections app reachin
 (docs/architecture.md, "Where things live"). The checks they rely on are in connections/services.py.
 """
 
+from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
@@ -31,21 +32,27 @@ from syncs.services import sync_run_cancel, sync_trigger
 def connection_create(*, customer_name: str, customer_external_id: str | None = None, connector: str, name: str,
                       config: dict | None = None, credentials: dict | None = None, entities: list[str] | None = None,
                       sync_interval_minutes: int = 60, history_days: int = 90, metadata: dict | None = None,
-                      actor: Actor, verify: bool = True) -> tuple[Connection, str]:
+                      actor: Actor, verify: bool = True, customer: Customer | None = None,
+                      within: Callable[[Connection], None] | None = None) -> tuple[Connection, str]:
     """Validates, checks the credentials upstream, then in one transaction finds or makes the
-    customer, saves the connection, issues its token and queues the initial full sync. A refusal
-    leaves nothing behind, not even the customer. Returns the connection and its token (shown once)."""
+    customer (or takes `customer`), saves the connection, issues its token and queues the initial
+    full sync. `within(connection)` runs last in that transaction (a connect link is spent there,
+    syncs/connect_links.py): what it raises undoes the rest. A refusal leaves nothing behind, not
+    even the customer. Returns the connection and its token (shown once)."""
     connection_json_check(config=config, credentials=credentials, metadata=metadata)
     credentials = credentials or {}
     config, entities = connection_settings_check(
         connector=connector, config=config or {}, credentials=credentials, entities=entities,
         sync_interval_minutes=sync_interval_minutes, history_days=history_days, verify=verify)
     with transaction.atomic():
-        customer = customer_get_or_create(name=customer_name, external_id=customer_external_id)
-        return _connection_save(
+        customer = customer or customer_get_or_create(name=customer_name, external_id=customer_external_id)
+        connection, token = _connection_save(
             customer=customer, connector=connector, name=name, config=config, credentials=credentials,
             entities=entities, sync_interval_minutes=sync_interval_minutes, history_days=history_days,
             metadata=metadata or {}, actor=actor, verified=verify)
+        if within is not None:
+            within(connection)
+        return connection, token
 
 
 def _connection_save(*, customer: Customer, connector: str, name: str, config: dict, credentials: dict,

@@ -39,6 +39,7 @@ EVENT_TYPES = (
     "sync.completed",
     "sync.failed",
     "sync.cancelled",
+    "connection.created",
     "connection.status_changed",
     "connection.reauthorization_required",
     "incident.opened",

@@ -303,3 +303,13 @@ RETENTION_PRUNE_SECONDS = env.float("RETENTION_PRUNE_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULE["history-prune"] = {"task": "syncs.tasks.history_prune_task", "schedule": timedelta(hours=1)}
 # A purge may take minutes: on the default queue, so deliveries never wait behind it.
 CELERY_TASK_ROUTES["webhooks.tasks.webhook_endpoint_purge_task"] = {"queue": "celery"}
+
+# --- Connect links (docs/connect-links.md) ---------------------------------------------------
+# The company's name on the page a customer opens from a connect link.
+PLANTSYNC_COMPANY_NAME = env("PLANTSYNC_COMPANY_NAME", default="PlantSync")
+# Origins that may show the page in a frame (CSP frame-ancestors), e.g. "https://app.example.com";
+# empty: no one (X-Frame-Options: DENY). Embedding also needs the CSRF cookie sent cross-site.
+CONNECT_LINK_FRAME_ANCESTORS = env.list("CONNECT_LINK_FRAME_ANCESTORS", default=[])
+# Per minute: "Test connection" clicks per link, and wrong or spent tokens per client address.
+CONNECT_LINK_TEST_LIMIT = env.int("CONNECT_LINK_TEST_LIMIT", default=10)
+CONNECT_LINK_FAILED_TOKEN_LIMIT = env.int("CONNECT_LINK_FAILED_TOKEN_LIMIT", default=20)

@@ -9,6 +9,7 @@ from core.models import AuditEvent
 from dashboard.urls import urlpatterns
 from dashboard.views.common import dashboard_view
 from syncs.models import SyncRun
+from tests.connect_links.factories import make_link
 from tests.dashboard.factories import HTMX, OPERATOR_PERMISSIONS, VIEW_PERMISSIONS, grant, idle_connection, incidents
 from tests.webhooks.factories import DeliveryFactory, EndpointFactory
 from webhooks.models import Delivery, Endpoint
@@ -30,6 +31,7 @@ def objects():
         "endpoint_id": endpoint.pk,
         "delivery_id": DeliveryFactory(endpoint=endpoint, status=Delivery.Status.FAILED).pk,
         "key": "sandbox",
+        "link_id": make_link()[0].pk,
     }
 
 
