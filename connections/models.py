@@ -125,18 +125,3 @@ class ConnectLink(models.Model):
         if self.used_at:
             return "used"
         return "expired" if self.expires_at <= now else "active"
-
-
-class ConnectLinkWindow(models.Model):
-    """Attempts counted for one key (a link's tests, an address's wrong tokens) in one minute:
-    the connect links' rate limits when there is no Redis (connections/connect_link_limits.py)."""
-
-    key = models.CharField(max_length=100)
-    minute = models.BigIntegerField()  # Unix time // 60
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["key", "minute"], name="connect_link_window_unique")]
-
-    def __str__(self):
-        return f"{self.key} @ {self.minute}: {self.count}"

@@ -80,10 +80,21 @@ def rate_limit_counters_prune(*, before: int) -> int:
         return RateLimitCounter.objects.filter(pk__in=ids).delete()[0] if ids else 0
 
 
-def _count(*, key: str, window_start: int) -> int:
+def window_count(*, key: str, window_start: int) -> int:
+    """Counts one more under `key` in the one-minute window starting at `window_start` and
+    returns the window's count, wherever every web process sees the same number. The API's
+    per-token limit and the connect-link pages' limits both count here."""
     if getattr(settings, "REDIS_URL", ""):
         return _count_in_cache(key=key, window_start=window_start)
     return rate_limit_counter_increment(key=key, window_start=window_start)
+
+
+def window_peek(*, key: str, window_start: int) -> int:
+    """The window's count so far, without counting one."""
+    if getattr(settings, "REDIS_URL", ""):
+        return int(cache.get(f"api:ratelimit:{key}:{window_start // WINDOW_SECONDS}") or 0)
+    row = RateLimitCounter.objects.filter(key=key, window_start=window_start).only("count").first()
+    return row.count if row else 0
 
 
 def rate_limit_consume(request: HttpRequest, *, key_hash: str) -> None:
@@ -100,7 +111,7 @@ def rate_limit_consume(request: HttpRequest, *, key_hash: str) -> None:
     window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
     reset = max(1, WINDOW_SECONDS - int(now % WINDOW_SECONDS))
     try:
-        count = _count(key=key_hash[:32], window_start=window_start)
+        count = window_count(key=key_hash[:32], window_start=window_start)
     except STORE_ERRORS as exc:
         log.warning("API rate limiting skipped: the counter failed (%s: %s)", type(exc).__name__, exc)
         return
