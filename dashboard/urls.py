@@ -27,6 +27,7 @@ urlpatterns = [
     path("connect/", connect.connector_pick, name="connect"),
     path("connect/<slug:key>/", connect.connect_form, name="connect_form"),
     path("connect/<slug:key>/test", connect.connect_test, name="connect_test"),
+    path("connections/<uuid:connection_id>/connected", connect.connect_done, name="connect_done"),
     # Sync runs
     path("runs/", runs.run_list, name="runs"),
     path("runs/<uuid:run_id>/", runs.run_detail, name="run"),

@@ -28,6 +28,7 @@ from dashboard.views.common import (
     require_perm,
     template_for,
 )
+from dashboard.views.connect import form_error_flash
 from dashboard.views.connections import detail_context
 from syncs import lifecycle
 from syncs import services as sync_services
@@ -165,16 +166,16 @@ def connection_credentials(request, connection_id):
             connection = dashboard_services.connection_reauthorize(
                 connection=connection, credentials=form.values("credentials"), actor=actor_for(request))
         except CatalogError as exc:
-            if (exc.details or {}).get("fields"):
-                form.add_catalog_error(exc)  # the flash says the rest: code, message, what to do
-            flash = Flash.from_error(exc)
+            form.add_catalog_error(exc)  # on the fields it concerns; the flash says the rest
+            flash = form_error_flash(form, exc)
         else:
             text = "New credentials verified and saved."
             if was == Connection.Status.AUTH_FAILED and connection.status == Connection.Status.ACTIVE:
                 text += " The connection is active again: syncs resume on schedule, or press Sync all now to catch up."
             return _answer_page(request, connection, Flash(level="success", text=text))
     else:
-        flash = Flash(level="error", text="Some fields are missing or invalid; see the form.", code="VALIDATION_FAILED")
+        flash = Flash(level="error", text="Some values need correcting; see the marked fields.",
+                      code="VALIDATION_FAILED")
     form.forget_input()
     connection.refresh_from_db()  # a refused update may have touched the instance, never the row
     template = "dashboard/connection.html#connection" if request.htmx else "dashboard/connection.html"
