@@ -69,10 +69,15 @@ def _sync_text(results, mode: str) -> str:
 
 @action_view(PERM_SYNC, page=VIEW_CONNECTIONS)
 def connection_sync(request, connection_id):
-    """Sync now / Full resync, for one entity (`entity`) or all enabled ones."""
+    """Sync now / Full resync, for one entity (`entity`) or all enabled ones. A full resync is
+    asked about first: by htmx's hx-confirm, or, without JavaScript, on a page of its own."""
     connection = selectors.connection_get(connection_id=connection_id)
     mode = Mode.FULL if request.POST.get("mode") == Mode.FULL else Mode.INCREMENTAL
     entity = request.POST.get("entity") or None
+    if mode == Mode.FULL and not request.htmx and request.POST.get("confirmed") != "yes":
+        return render(request, "dashboard/connection_sync_confirm.html",
+                      {"connection": connection, "entity": entity, "entities": [entity] if entity else
+                       connection.entities})
     actor = actor_for(request)
     flash = attempt(lambda: sync_services.sync_trigger(
         connection=connection, entities=[entity] if entity else None, mode=mode, trigger=Trigger.DASHBOARD,

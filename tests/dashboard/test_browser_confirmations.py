@@ -1,9 +1,9 @@
 """Every destructive or expensive button asks first, in a real browser (Debian's chromium,
 headless, against a live server): full resync of one entity or of all, pause, rotate token, and
 the webhook endpoint's rotate secret ask through htmx's hx-confirm on the form that sends the
-request; disconnect and the endpoint's delete ask on a page of their own (which works without
-JavaScript). Each is dismissed first, and nothing may be queued or changed; then accepted once,
-and it happens. No worker runs: a queued run stays queued, which is what is checked."""
+request; disconnect and the endpoint's delete ask on a page of their own, and so does a full
+resync without JavaScript. Each is dismissed first, and nothing may be queued or changed; then
+accepted once, and it happens. No worker runs: a queued run stays queued, which is what is checked."""
 
 import pytest
 
@@ -144,3 +144,31 @@ def test_the_webhook_endpoint_buttons_ask_first(page, live_server):
     expect(page.locator("main h1")).to_contain_text("Delete this webhook endpoint?")
     page.go_back()
     assert Endpoint.objects.filter(pk=endpoint.pk).exists() and dialogs.posts == []
+
+
+def test_without_javascript_a_full_resync_asks_on_a_page(browser, live_server, operator_login):
+    from playwright.sync_api import expect
+
+    connection = idle_connection(name="Plant 9 ERP", entities=["vendors", "assets"])
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", "ops")
+        page.fill("#id_password", "a-long-password")
+        page.click("button[type=submit]")
+        page.goto(f"{live_server.url}/connections/{connection.pk}/")
+        page.get_by_role("button", name="Full resync all", exact=True).click()
+        expect(page.locator("main h1")).to_have_text("Full re-sync of every entity?")
+        page.get_by_role("link", name="Cancel").click()
+        page.wait_for_url(f"{live_server.url}/connections/{connection.pk}/")
+        assert full_runs(connection) == []
+
+        page.locator("#entity-assets").get_by_role("button", name="Full resync", exact=True).click()
+        expect(page.locator("main h1")).to_have_text("Full re-sync of assets?")
+        page.get_by_role("button", name="Start the full re-sync").click()
+        page.wait_for_url(f"{live_server.url}/connections/{connection.pk}/")
+        expect(page.locator(".messages")).to_contain_text("Full re-sync queued for assets.")
+        assert full_runs(connection) == ["assets"]
+    finally:
+        context.close()

@@ -66,7 +66,7 @@ def test_save_redirects_and_a_refresh_neither_submits_nor_shows_the_token_again(
     assert token.startswith("ctk_") and connection.token_prefix and token.startswith(connection.token_prefix)
     page.get_by_role("button", name="Copy").click()
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
-    shoot(page, "connect-done")
+    shoot(page, "connect-done-copied")
 
     page.reload()  # a GET: no "resubmit the form?" question, no second connection
     expect(page.locator(".secret-gone")).to_contain_text("can no longer be shown")

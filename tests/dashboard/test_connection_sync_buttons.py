@@ -85,7 +85,8 @@ def test_a_sync_refused_meanwhile_answers_with_the_buttons_disabled(operator_cli
     # The page was loaded while active; the credentials failed before the click.
     connection = set_status(idle_connection(entities=["vendors"]), Connection.Status.AUTH_FAILED)
     before = SyncRun.objects.count()
-    response = operator_client.post(f"/connections/{connection.pk}/sync", {"mode": "full"}, **(HTMX if htmx else {}))
+    response = operator_client.post(f"/connections/{connection.pk}/sync", {"mode": "full", "confirmed": "yes"},
+                                    **(HTMX if htmx else {}))
     assert SyncRun.objects.count() == before
     if htmx:
         body = response.content.decode()
