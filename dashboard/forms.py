@@ -130,7 +130,7 @@ class ConnectorFieldsMixin:
 
 URL_FAILURES = {
     "UPSTREAM_UNREACHABLE": "The system could not be reached at this address: check it, and that the system is up.",
-    "UPSTREAM_ADDRESS_REFUSED": "This address is not allowed (a private, loopback or metadata address).",
+    "UPSTREAM_ADDRESS_REFUSED": "This address is not allowed by the outbound policy: use the system's own address.",
     "UPSTREAM_NOT_FOUND": "The system answered, but has no such API at this address: check it.",
 }
 

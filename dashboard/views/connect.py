@@ -43,7 +43,7 @@ def form_error_flash(form: ConnectorFieldsMixin, exc: CatalogError, *, hints: di
     what is on a field is not listed again, and the advice is a form's, not the API's."""
     if exc.code == "VALIDATION_FAILED":
         unplaced = list(form.non_field_errors())  # what names no field of this form
-        text = "Some values need correcting: " + " ".join(unplaced) if unplaced else \
+        text = ("Some values need correcting: " + " ".join(unplaced)) if unplaced else \
             "Some values need correcting; see the marked fields."
         return Flash(level="error", text=text, code=exc.code)
     flash = Flash.from_error(exc)

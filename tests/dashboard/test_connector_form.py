@@ -107,7 +107,7 @@ def test_it_says_which_json_values_a_field_takes(typed):
 @pytest.mark.parametrize("code, field, message", [
     ("UPSTREAM_AUTHENTICATION_FAILED", "credentials__password", "The system rejected these credentials"),
     ("UPSTREAM_UNREACHABLE", "config__url", "could not be reached at this address"),
-    ("UPSTREAM_ADDRESS_REFUSED", "config__url", "This address is not allowed"),
+    ("UPSTREAM_ADDRESS_REFUSED", "config__url", "not allowed by the outbound policy"),
 ])
 def test_a_failed_test_marks_the_field_it_concerns(code, field, message):
     f = form()
