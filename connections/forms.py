@@ -7,16 +7,33 @@ from django import forms
 from connections.connectors.base import JSON_TYPES, ConfigField
 from core.errors import CatalogError
 
+# A JSON type as a person at the form reads it (ConfigField.json_types names them as JSON does).
+JSON_TYPE_WORDS = {"object": "a JSON object such as {\"key\": 1}", "array": "a JSON list such as [\"a\", \"b\"]",
+                   "number": "a number", "string": "text"}
 
-class BoundedJSONField(forms.JSONField):
-    """JSON text nested too deep for the parser is a form error, not a crash (the services
-    bound depth and size of what parses: core/json_limits.py)."""
+
+class DeclaredJSONField(forms.JSONField):
+    """A `json` ConfigField: any JSON value of the types it declares (json_types, as
+    Connector.validate checks them). Where text is one of them, input that is not JSON is taken as
+    that text (`BEDFORD` for `"BEDFORD"`). Nesting too deep for the parser is a form error, not a
+    crash (the services bound depth and size of what parses: core/json_limits.py)."""
+
+    def __init__(self, *, spec: ConfigField, **kwargs):
+        self.json_types = tuple(spec.json_types)
+        wanted = " or ".join(JSON_TYPE_WORDS[t] for t in self.json_types)
+        # The "invalid" message is Django's for any ValidationError coded so: say what to enter instead.
+        self.expected = f"Enter {wanted}" + (f", for example {spec.example}." if spec.example else ".")
+        super().__init__(error_messages={"invalid": self.expected}, **kwargs)
 
     def to_python(self, value):
         try:
             return super().to_python(value)
         except RecursionError:
-            raise forms.ValidationError("nested too deep", code="invalid") from None
+            raise forms.ValidationError("This is nested too deeply.", code="nested") from None
+        except forms.ValidationError:
+            if "string" in self.json_types and isinstance(value, str):
+                return value.strip()
+            raise
 
     def bound_data(self, data, initial):
         try:
@@ -24,15 +41,13 @@ class BoundedJSONField(forms.JSONField):
         except RecursionError:
             return forms.fields.InvalidJSONInput(data)
 
-
-def _json_types_validator(spec: ConfigField):
-    """The JSON types the field declares (ConfigField.json_types), as Connector.validate checks them."""
-    accepted = tuple(JSON_TYPES[t] for t in spec.json_types)
-
-    def validate(value) -> None:
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value in self.empty_values:
+            return
+        accepted = tuple(JSON_TYPES[t] for t in self.json_types)
         if isinstance(value, bool) or not isinstance(value, accepted):
-            raise forms.ValidationError(f"expected {' or '.join(spec.json_types)}", code="invalid")
-    return validate
+            raise forms.ValidationError(self.expected, code="json_type")
 
 
 def connector_form_field(spec: ConfigField) -> forms.Field:
@@ -53,8 +68,7 @@ def connector_form_field(spec: ConfigField) -> forms.Field:
                               widget=forms.URLInput(attrs={"placeholder": spec.example} if spec.example else {}),
                               **common)
     if spec.kind == "json":
-        return BoundedJSONField(initial=spec.default, widget=forms.Textarea(attrs={"rows": 2}),
-                                validators=[_json_types_validator(spec)], **common)
+        return DeclaredJSONField(spec=spec, initial=spec.default, widget=forms.Textarea(attrs={"rows": 2}), **common)
     if spec.kind == "password":
         # Never echoed back into the page: after a failed submit the secret is typed again.
         return forms.CharField(widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}), **common)
@@ -78,12 +92,39 @@ class ConnectorFieldsMixin:
                 if name.startswith(prefix) and value not in (None, "")}
 
     def add_catalog_error(self, exc: CatalogError) -> None:
-        """Puts VALIDATION_FAILED field errors ("config.seed") on their fields, the rest on the form."""
+        """Puts VALIDATION_FAILED field errors ("config.seed") on their fields, and a failed
+        connection test on the fields it concerns (failure_fields); the rest on the form."""
         for key, message in ((exc.details or {}).get("fields") or {}).items():
             name = key.replace(".", "__", 1)
             if name in self.fields:
-                self.add_error(name, message)
+                self.add_error(name, _sentence(message))
             else:
                 self.add_error(None, f"{key}: {message}")
         if not self.errors:
+            for name, message in self.failure_fields(exc.code).items():
+                self.add_error(name, message)
+        if not self.errors:
             self.add_error(None, exc.message)
+
+    def failure_fields(self, code: str) -> dict[str, str]:
+        """{form field: message} for an upstream refusal, by its catalogued code: a rejected login
+        marks the credentials, a system that cannot be reached (or may not be) marks its URL."""
+        if code == "UPSTREAM_AUTHENTICATION_FAILED":
+            return {name: "The system rejected these credentials: check this value."
+                    for name in self.fields if name.startswith("credentials__")}
+        if code in URL_FAILURES:
+            return {name: URL_FAILURES[code] for name, field in self.fields.items()
+                    if name.startswith("config__") and isinstance(field, forms.URLField)}
+        return {}
+
+
+URL_FAILURES = {
+    "UPSTREAM_UNREACHABLE": "The system could not be reached at this address: check it, and that the system is up.",
+    "UPSTREAM_ADDRESS_REFUSED": "This address is not allowed by the outbound policy: use the system's own address.",
+    "UPSTREAM_NOT_FOUND": "The system answered, but has no such API at this address: check it.",
+}
+
+
+def _sentence(message: str) -> str:
+    """A service's field message ("this field is required") as the form shows it."""
+    return message[:1].upper() + message[1:] + ("" if message.endswith((".", "?", "!")) else ".")

@@ -37,6 +37,10 @@ class ConnectForm(ConnectorFieldsMixin, forms.Form):
         self.fields["entities"].initial = list(connector.entities)
         self.add_connector_fields("config", connector.config_fields)
         self.add_connector_fields("credentials", connector.credential_fields)
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.PasswordInput):
+                # A secret is never rendered back; htmx keeps the typed one when Test re-renders the form.
+                field.widget.attrs["hx-preserve"] = "true"
 
     @property
     def config_inputs(self) -> list:

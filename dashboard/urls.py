@@ -34,6 +34,7 @@ urlpatterns = [
     path("connect-links/", links.link_list, name="connect_links"),
     path("connect-links/new", links.link_create, name="connect_link_create"),
     path("connect-links/<uuid:link_id>/revoke", links.link_revoke, name="connect_link_revoke"),
+    path("connections/<uuid:connection_id>/connected", connect.connect_done, name="connect_done"),
     # Sync runs
     path("runs/", runs.run_list, name="runs"),
     path("runs/<uuid:run_id>/", runs.run_detail, name="run"),

@@ -162,6 +162,9 @@ class SandboxConnector(Connector):
                 datetime.fromisoformat(config["anchor"])
             except (TypeError, ValueError):
                 errors["config.anchor"] = "an ISO 8601 time, e.g. 2026-11-01T00:00:00+00:00"
+        faults = config.get("faults")
+        if isinstance(faults, dict) and (problem := _faults_error(faults)):
+            errors["config.faults"] = problem
         return errors
 
     @staticmethod
@@ -506,6 +509,38 @@ class SandboxConnector(Connector):
                 "completed_at": raw["CompletedAt"], "estimated_hours": raw["EstimatedHours"],
                 "actual_hours": raw["ActualHours"], "actual_cost": _money(cost) if cost is not None else None,
                 "failure_code": raw["FailureCode"], "parent": self._parent(raw["ParentId"])}
+
+
+# The faults the sandbox injects (docs/sandbox.md, "Faults") and the value each takes: a mistyped
+# key would otherwise be a fault that silently never happens.
+FAULTS = {
+    "auth_failure": "flag", "unreachable": "flag", "server_error_persistent": "flag", "naive_times": "flag",
+    "check_server_error": "flag", "rate_limit_every": "count", "server_error_every": "count",
+    "malformed_every": "count", "bad_record_every": "count", "epoch_times_every": "count",
+    "unidentifiable_every": "count", "crash_after_page": "count", "retry_after": "seconds",
+    "slow_page_seconds": "seconds",
+}
+FAULT_VALUES = {"flag": "true or false", "count": "a whole number, 0 or more", "seconds": "a number of seconds"}
+
+
+def _faults_error(faults: dict) -> str:
+    unknown = sorted(set(faults) - set(FAULTS))
+    if unknown:
+        return (f"unknown fault{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                f"the faults are {', '.join(FAULTS)}")
+    for key, value in faults.items():
+        if not _fault_value_ok(FAULTS[key], value):
+            return f"{key} takes {FAULT_VALUES[FAULTS[key]]}"
+    return ""
+
+
+def _fault_value_ok(kind: str, value) -> bool:
+    if kind == "flag":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    accepted = int if kind == "count" else (int, float)
+    return isinstance(value, accepted) and value >= 0
 
 
 def _every(faults: dict, key: str, page_no: int) -> bool:

@@ -10,8 +10,9 @@ from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from core.errors import spec_for
+from core.errors import CatalogError, spec_for
 from dashboard.selectors.runs import run_progress
+from syncs.services import sync_allowed_check
 
 register = template.Library()
 
@@ -237,3 +238,14 @@ def bar_chart(series, *, label: str, unit: str = "", tone: str = "run", width: i
             "top_label": top_label, "total": sum(v for _, v in series), "label": label, "unit": unit, "tone": tone,
             "width": width, "height": height, "base_y": PAD_TOP + plot_h, "top_y": PAD_TOP, "pad_left": pad_left,
             "label_x": pad_left - TICK_GAP, "text_y": height - 4, "empty": not any(v for _, v in series)}
+
+
+@register.filter
+def sync_refusal(connection) -> str:
+    """The catalogued code a manual sync of this connection would be refused with, or "": the sync
+    buttons are disabled with the reason rather than offered and then refused."""
+    try:
+        sync_allowed_check(connection=connection)
+    except CatalogError as exc:
+        return exc.code
+    return ""

@@ -29,6 +29,7 @@ from dashboard.views.common import (
     require_perm,
     template_for,
 )
+from dashboard.views.connect import form_error_flash
 from dashboard.views.connections import detail_context
 from syncs import lifecycle
 from syncs import services as sync_services
@@ -69,10 +70,15 @@ def _sync_text(results, mode: str) -> str:
 
 @action_view(PERM_SYNC, page=VIEW_CONNECTIONS)
 def connection_sync(request, connection_id):
-    """Sync now / Full resync, for one entity (`entity`) or all enabled ones."""
+    """Sync now / Full resync, for one entity (`entity`) or all enabled ones. A full resync is
+    asked about first: by htmx's hx-confirm, or, without JavaScript, on a page of its own."""
     connection = selectors.connection_get(connection_id=connection_id)
     mode = Mode.FULL if request.POST.get("mode") == Mode.FULL else Mode.INCREMENTAL
     entity = request.POST.get("entity") or None
+    if mode == Mode.FULL and not request.htmx and request.POST.get("confirmed") != "yes":
+        return render(request, "dashboard/connection_sync_confirm.html",
+                      {"connection": connection, "entity": entity, "entities": [entity] if entity else
+                       connection.entities})
     actor = actor_for(request)
     flash = attempt(lambda: sync_services.sync_trigger(
         connection=connection, entities=[entity] if entity else None, mode=mode, trigger=Trigger.DASHBOARD,
@@ -167,16 +173,16 @@ def connection_credentials(request, connection_id):
             connection = dashboard_services.connection_reauthorize(
                 connection=connection, credentials=form.values("credentials"), actor=actor_for(request))
         except CatalogError as exc:
-            if (exc.details or {}).get("fields"):
-                form.add_catalog_error(exc)  # the flash says the rest: code, message, what to do
-            flash = Flash.from_error(exc)
+            form.add_catalog_error(exc)  # on the fields it concerns; the flash says the rest
+            flash = form_error_flash(form, exc)
         else:
             text = "New credentials verified and saved."
             if was == Connection.Status.AUTH_FAILED and connection.status == Connection.Status.ACTIVE:
                 text += " The connection is active again: syncs resume on schedule, or press Sync all now to catch up."
             return _answer_page(request, connection, Flash(level="success", text=text))
     else:
-        flash = Flash(level="error", text="Some fields are missing or invalid; see the form.", code="VALIDATION_FAILED")
+        flash = Flash(level="error", text="Some values need correcting; see the marked fields.",
+                      code="VALIDATION_FAILED")
     form.forget_input()
     connection.refresh_from_db()  # a refused update may have touched the instance, never the row
     template = "dashboard/connection.html#connection" if request.htmx else "dashboard/connection.html"

@@ -3,11 +3,3 @@
 document.addEventListener("click", function (event) {
   if (event.target.matches("input[data-select-on-click]")) event.target.select();
 });
-// A "Copy" button next to a secret shown once: data-copy names the input whose value it copies.
-document.addEventListener("click", function (event) {
-  var button = event.target.closest("button[data-copy]");
-  if (!button) return;
-  var input = document.getElementById(button.dataset.copy);
-  input.select();
-  if (navigator.clipboard) navigator.clipboard.writeText(input.value).then(function () { button.textContent = "Copied"; });
-});

@@ -121,6 +121,7 @@ def test_it_logs_in_and_syncs_now_and_full_resyncs_without_a_reload(page, live_s
     expect(page.locator("#live table.runs tbody tr").first).to_contain_text("dashboard")
     assert page.evaluate("window.__noReload") == "still here"
 
+    page.once("dialog", lambda dialog: dialog.accept())  # a full resync asks first (test_browser_confirmations.py)
     page.locator("#entity-assets").get_by_role("button", name="Full resync").click()
     expect(page.locator("#live .flash")).to_contain_text("Full re-sync queued for assets.")
     expect(page.locator("#live")).to_have_attribute("data-polling", "off", timeout=WAIT_MS)
@@ -233,7 +234,7 @@ def test_it_screenshots_every_page(page, live_server, celery_worker_process):
     shoot(page, "connect-tested")
     page.fill("#id_config__faults", '{"auth_failure": true}')
     page.get_by_role("button", name="Save and start the first sync").click()
-    expect(page.locator("main > .flash-error")).to_contain_text("UPSTREAM_AUTHENTICATION_FAILED")
+    expect(page.locator("#connect-form > .flash-error")).to_contain_text("UPSTREAM_AUTHENTICATION_FAILED")
     shoot_both(page, "connect-refused")
     page.fill("#id_config__faults", "{}")
     page.fill("#id_credentials__api_key", "k")

@@ -3,7 +3,6 @@
 import pytest
 
 from connections.models import Connection, Customer
-from connections.services import connection_by_token
 from core.models import AuditEvent
 from syncs.models import SyncRun
 from tests.connections.factories import sandbox_checks_counted
@@ -36,7 +35,7 @@ def test_it_answers_404_for_an_unknown_connector(operator_client):
 def test_it_tests_the_settings_inline_without_saving(operator_client):
     response = operator_client.post("/connect/sandbox/test", {"credentials__api_key": "k"}, **HTMX)
     body = response.content.decode()
-    assert body.lstrip().startswith('<div id="test-result"') and "Connection test passed" in body
+    assert body.lstrip().startswith('<form') and 'id="connect-form"' in body and "Connection test passed" in body
     assert not Connection.objects.exists()
     assert AuditEvent.objects.get(action="connector.tested").details["ok"] is True
 
@@ -87,27 +86,23 @@ def test_it_tests_without_javascript_on_the_full_form(operator_client):
     assert "<html" in body and "Connection test passed" in body and 'name="customer_name"' in body
 
 
-def test_it_saves_queues_the_initial_full_sync_and_shows_the_token_once(operator_client):
+def test_it_saves_queues_the_initial_full_sync_and_redirects_to_the_token_page(operator_client):
     response = operator_client.post("/connect/sandbox/", FORM)
-    body = response.content.decode()
     connection = Connection.objects.get()
-    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    assert response.status_code == 303 and response["Location"] == f"/connections/{connection.pk}/connected"
     assert (connection.name, connection.customer.external_id, connection.entities) == ("Acme ERP", "acme-1",
                                                                                        ["vendors", "assets"])
     assert connection.config["records"] == 25 and connection.sync_interval_minutes == 30
     runs = SyncRun.objects.filter(connection=connection)
     assert {(r.entity, r.mode, r.status, r.trigger) for r in runs} == {
         ("vendors", "full", "queued", "dashboard"), ("assets", "full", "queued", "dashboard")}
-    start = body.index('value="ctk_') + len('value="')
-    token = body[start:body.index('"', start)]
-    assert connection_by_token(token=token).pk == connection.pk
-    assert token not in operator_client.get(f"/connections/{connection.pk}/").content.decode()
+    assert "ctk_" not in response.content.decode()  # the token is on the page redirected to, once
     assert AuditEvent.objects.get(action="connection.created").actor == "operator"
 
 
 def test_it_checks_the_credentials_upstream_once_per_save(operator_client):
     with sandbox_checks_counted() as checks:
-        assert operator_client.post("/connect/sandbox/", FORM).status_code == 200
+        assert operator_client.post("/connect/sandbox/", FORM).status_code == 303
     assert len(checks) == 1 and Connection.objects.count() == 1
 
 
@@ -121,7 +116,10 @@ def test_it_keeps_the_form_with_the_catalogued_error_when_the_check_fails(operat
     response = operator_client.post("/connect/sandbox/", {**FORM, "config__faults": '{"auth_failure": true}'})
     body = response.content.decode()
     assert response.status_code == 400
-    assert "UPSTREAM_AUTHENTICATION_FAILED" in body and "Reauthorize the connection" in body
+    assert "UPSTREAM_AUTHENTICATION_FAILED" in body and "Check the marked credentials" in body
+    assert "Reauthorize the connection" not in body  # there is no connection yet
+    assert response.context["form"].errors["credentials__api_key"] == [
+        "The system rejected these credentials: check this value."]
     assert 'value="Acme ERP"' in body and "k-123" not in body  # the secret is not echoed back
     assert not Connection.objects.exists() and not Customer.objects.exists()
 
@@ -150,3 +148,50 @@ def test_it_refuses_json_nested_too_deep_on_the_form(operator_client, depth):
     response = operator_client.post("/connect/sandbox/", {**FORM, "config__faults": nested})
     assert response.status_code == 400, "the form again, with the error on the field"
     assert "nested" in response.content.decode() and not Connection.objects.exists()
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_it_renders_the_whole_form_again_on_a_test_so_no_error_is_stale(operator_client, htmx):
+    # A Save refused for a blank name and a bad page size; the fields are now fine and Test is pressed.
+    saved = operator_client.post("/connect/sandbox/", {**FORM, "name": "", "config__page_size": "many"})
+    assert set(saved.context["form"].errors) == {"name", "config__page_size"}
+    response = operator_client.post("/connect/sandbox/test", {**FORM, "name": "Acme ERP"}, **(HTMX if htmx else {}))
+    body = response.content.decode()
+    assert response.context["form"].errors == {}
+    assert "has-error" not in body and "Connection test passed" in body
+    assert ('id="connect-form"' in body) and ("<html" in body) is not htmx
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_it_marks_the_credentials_when_a_test_is_refused_for_them(operator_client, htmx):
+    form = {"credentials__api_key": "k", "config__faults": '{"auth_failure": true}'}
+    response = operator_client.post("/connect/sandbox/test", form, **(HTMX if htmx else {}))
+    body = response.content.decode()
+    assert response.context["form"].errors == {
+        "credentials__api_key": ["The system rejected these credentials: check this value."]}
+    assert "UPSTREAM_AUTHENTICATION_FAILED" in body and "Check the marked credentials" in body
+    assert 'hx-preserve="true"' in body  # the typed key stays in the browser when htmx swaps the form
+
+
+def test_it_names_an_unknown_fault_and_lists_the_valid_ones(operator_client):
+    response = operator_client.post("/connect/sandbox/", {**FORM, "config__faults": '{"auth_faliure": true}'})
+    assert response.status_code == 400 and not Connection.objects.exists()
+    [message] = response.context["form"].errors["config__faults"]
+    assert message.startswith("Unknown fault auth_faliure; the faults are auth_failure, unreachable,")
+    assert "check_server_error" in message
+
+
+def test_it_speaks_to_a_person_not_to_an_api_client(operator_client):
+    response = operator_client.post("/connect/sandbox/", {**FORM, "config__records": '{"spaceships": 3}'})
+    body = response.content.decode()
+    assert "Some values need correcting; see the marked fields." in body
+    assert "send the request again" not in body and "listed in details" not in body
+    assert "<code>config.records</code>" not in body  # on the field, not listed again by its API name
+    assert response.context["form"].errors["config__records"][0].startswith("Entities are [")
+
+
+def test_it_takes_a_json_value_of_a_declared_type_and_says_what_to_type_otherwise(operator_client):
+    response = operator_client.post("/connect/sandbox/", {**FORM, "config__faults": '"auth_failure"'})
+    assert response.context["form"].errors["config__faults"] == [
+        'Enter a JSON object such as {"key": 1}, for example {"rate_limit_every": 3}.']
+    assert "Enter a valid JSON" not in response.content.decode()

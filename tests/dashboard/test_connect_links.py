@@ -21,7 +21,7 @@ def test_it_creates_a_link_and_shows_its_url_once(operator_client):
     assert url.startswith("http://testserver/link/clk_") and url in response.content.decode()
     assert link.token_hash == token_hash(url.rsplit("/link/", 1)[1].rstrip("/"))
     assert (link.connectors, link.entities, link.created_by) == (["sandbox", "maximo"], ["vendors"], "operator")
-    assert 'data-copy="connect-link-url"' in response.content.decode()
+    assert 'data-copy="#connect-link-url"' in response.content.decode()
     assert AuditEvent.objects.filter(action="connect_link.created", source="dashboard").exists()
     # The list shows it, by its prefix only.
     listing = operator_client.get("/connect-links/").content.decode()

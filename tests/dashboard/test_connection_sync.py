@@ -33,9 +33,28 @@ def test_it_queues_a_full_resync_of_every_entity(operator_client):
 
 def test_it_redirects_after_a_plain_post_with_a_message(operator_client):
     connection = idle_connection()
-    response = operator_client.post(url(connection), {"entity": "assets", "mode": "full"}, follow=True)
+    response = operator_client.post(url(connection), {"entity": "assets", "mode": "full", "confirmed": "yes"},
+                                    follow=True)
     assert response.redirect_chain == [(f"/connections/{connection.pk}/", 302)]
     assert "Full re-sync queued for assets." in response.content.decode()
+
+
+@pytest.mark.parametrize("entity", ["assets", ""])
+def test_it_asks_on_a_page_before_a_full_resync_without_javascript(operator_client, entity):
+    connection = idle_connection()
+    before = SyncRun.objects.count()
+    response = operator_client.post(url(connection), {"entity": entity, "mode": "full"})
+    body = response.content.decode()
+    assert response.status_code == 200 and SyncRun.objects.count() == before  # asked, nothing queued
+    assert "Full re-sync of " + ("assets?" if entity else "every entity?") in body
+    assert 'name="confirmed" value="yes"' in body and "hx-confirm" not in body
+    assert ('name="entity" value="assets"' in body) is bool(entity)
+
+
+def test_a_plain_sync_now_does_not_ask(operator_client):
+    connection = idle_connection()
+    response = operator_client.post(url(connection), {"entity": "assets", "mode": "incremental"})
+    assert response.status_code == 302 and SyncRun.objects.filter(mode="incremental", status="queued").count() == 1
 
 
 def test_it_records_who_did_it_with_the_request_id(operator_client):

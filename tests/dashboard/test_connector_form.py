@@ -81,3 +81,78 @@ def test_the_sandbox_declares_its_records_field_instead_of_a_special_case():
     with pytest.raises(CatalogError) as exc:
         SandboxConnector.validate(config={"records": "lots"}, credentials={"api_key": "k"})
     assert exc.value.details["fields"]["config.records"] == "expected number or object"
+
+
+class TextOrListConnector(DeclaredConnector):
+    key = "text_or_list"
+    config_fields = (*DeclaredConnector.config_fields,
+                     ConfigField("sites", "Sites", "json", json_types=("string", "array"), example='["BEDFORD"]'))
+
+
+@pytest.mark.parametrize("typed, value", [('"BEDFORD"', "BEDFORD"), ("BEDFORD", "BEDFORD"), ('["A", "B"]', ["A", "B"])])
+def test_it_accepts_a_json_string_where_the_field_declares_one(typed, value):
+    f = ConnectForm({**BASE, "config__sites": typed}, connector=TextOrListConnector)
+    assert f.is_valid(), f.errors
+    assert f.values("config")["sites"] == value
+    assert TextOrListConnector.validate(config=f.values("config"), credentials={"password": "p"})["sites"] == value
+
+
+@pytest.mark.parametrize("typed", ['"twelve"', "twelve", "[1, 2]", "true"])
+def test_it_says_which_json_values_a_field_takes(typed):
+    f = form(config__counts=typed)
+    assert not f.is_valid()
+    assert f.errors["config__counts"] == ['Enter a number or a JSON object such as {"key": 1}.']
+
+
+@pytest.mark.parametrize("code, field, message", [
+    ("UPSTREAM_AUTHENTICATION_FAILED", "credentials__password", "The system rejected these credentials"),
+    ("UPSTREAM_UNREACHABLE", "config__url", "could not be reached at this address"),
+    ("UPSTREAM_ADDRESS_REFUSED", "config__url", "not allowed by the outbound policy"),
+])
+def test_a_failed_test_marks_the_field_it_concerns(code, field, message):
+    f = form()
+    assert f.is_valid()
+    f.add_catalog_error(CatalogError(code, "refused upstream"))
+    assert list(f.errors) == [field] and message in f.errors[field][0]
+
+
+def test_a_failure_that_concerns_no_field_goes_on_the_form():
+    f = form()
+    assert f.is_valid()
+    f.add_catalog_error(CatalogError("UPSTREAM_SERVER_ERROR", "503 from the system"))
+    assert f.errors == {"__all__": ["503 from the system"]}
+
+
+@pytest.mark.parametrize("faults, message", [
+    ({"auth_faliure": True}, "unknown fault auth_faliure; the faults are auth_failure, unreachable, "),
+    ({"nope": 1, "other": 2}, "unknown faults nope, other; the faults are auth_failure, "),
+    ({"rate_limit_every": "3"}, "rate_limit_every takes a whole number, 0 or more"),
+    ({"auth_failure": 1}, "auth_failure takes true or false"),
+    ({"slow_page_seconds": -1}, "slow_page_seconds takes a number of seconds"),
+])
+def test_the_sandbox_refuses_a_fault_it_does_not_know(faults, message):
+    from connections.connectors.sandbox import SandboxConnector
+
+    with pytest.raises(CatalogError) as exc:
+        SandboxConnector.validate(config={"faults": faults}, credentials={"api_key": "k"})
+    assert exc.value.details["fields"]["config.faults"].startswith(message)
+
+
+def test_the_sandbox_takes_every_documented_fault():
+    from connections.connectors.sandbox import FAULTS, SandboxConnector
+
+    values = {"flag": True, "count": 3, "seconds": 0.5}
+    faults = {key: values[kind] for key, kind in FAULTS.items()}
+    assert SandboxConnector.validate(config={"faults": faults}, credentials={"api_key": "k"})["faults"] == faults
+
+
+def test_the_sandbox_knows_the_faults_its_doc_lists():
+    import re
+    from pathlib import Path
+
+    from connections.connectors.sandbox import FAULTS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sandbox.md").read_text()
+    table = doc[doc.index("## Faults"):]
+    documented = {name for pair in re.findall(r'`"([a-z_]+)":|, "([a-z_]+)":', table) for name in pair if name}
+    assert documented == set(FAULTS)
