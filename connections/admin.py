@@ -8,13 +8,14 @@ from django.contrib import admin
 from django.contrib.admin import helpers
 from django.db.models import Count
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
-from connections import services
+from connections import connect_links, services
 from connections.connectors.base import ConfigField
 from connections.connectors.entities import ENTITIES
 from connections.connectors.registry import connector_class
 from connections.forms import ConnectorFieldsMixin
-from connections.models import Connection, Customer
+from connections.models import Connection, ConnectLink, Customer
 from core.admin import ReadOnlyAdmin, error_text, report
 from core.audit import Actor, admin_actor
 from core.errors import CatalogError
@@ -246,3 +247,29 @@ class ConnectionAdmin(ConnectionPermissions, admin.ModelAdmin):
     def credential_fields(self, obj):
         keys = sorted((obj.credentials or {}).keys())
         return ", ".join(f"{key}=••••••" for key in keys) or "(none)"
+
+
+@admin.register(ConnectLink)
+class ConnectLinkAdmin(ConnectionPermissions, ReadOnlyAdmin):
+    """Links are made by the dashboard or the API, which show the URL once; here they are only
+    read, and revoked through the service, which audits it (docs/connect-links.md)."""
+
+    list_display = ["customer", "token_prefix", "state", "connectors", "expires_at", "used_at", "revoked_at",
+                    "created_by", "created_at"]
+    list_filter = [("used_at", admin.EmptyFieldListFilter), ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["customer__name", "customer__external_id", "token_prefix", "created_by"]
+    list_select_related = ["customer"]
+    exclude = ["token_hash"]
+    actions = ["revoke"]
+
+    @admin.display(description="State")
+    def state(self, obj):
+        return obj.state(timezone.now())
+
+    @admin.action(description="Revoke", permissions=["manage_connection"])
+    def revoke(self, request, queryset):
+        actor, done = admin_actor(request), 0
+        for link in queryset.filter(used_at__isnull=True, revoked_at__isnull=True):
+            connect_links.connect_link_revoke(link=link, actor=actor)
+            done += 1
+        report(self, request, done=done, verb="Revoked", errors=[])

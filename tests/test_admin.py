@@ -8,11 +8,12 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.models import Connection
+from connections.models import Connection, ConnectLink
 from core.api_keys import api_key_create
 from core.audit import SYSTEM, audit_record
 from core.models import ApiKey, AuditEvent
 from syncs.models import Incident, Record, SeenPage, SyncRun, SyncState, WorkerHeartbeat
+from tests.connect_links.factories import make_link
 from tests.connections.factories import ConnectionFactory
 from tests.webhooks.factories import AttemptFactory, EndpointFactory
 from webhooks.models import Delivery, Endpoint
@@ -40,6 +41,7 @@ def one_of_each():
     AttemptFactory(delivery__endpoint=EndpointFactory(connection=conn, secret="whsec_never-shown",
                                                       previous_secret="whsec_never-shown"))
     api_key_create(name="backend", actor=SYSTEM)
+    make_link()
     return conn
 
 
@@ -119,6 +121,7 @@ def test_it_declares_the_permission_every_action_needs(model, action):
     (SyncRun, "retry_runs", "connections.trigger_sync"),
     (Incident, "acknowledge", "connections.manage_connection"),
     (Incident, "resolve", "connections.manage_connection"),
+    (ConnectLink, "revoke", "connections.manage_connection"),
 ])
 def test_it_runs_an_action_for_a_user_with_its_permission(client, django_user_model, one_of_each,
                                                           model, action, permission):
@@ -185,3 +188,12 @@ def test_it_records_one_audit_event_for_incidents_of_one_connection(client, djan
     assert action_run(client, Incident, action).status_code == 302
     assert set(Incident.objects.values_list("status", flat=True)) == {status}
     assert AuditEvent.objects.filter(action=f"incident.{status}").count() == 1
+
+
+def test_it_revokes_a_connect_link_through_the_service_and_never_shows_its_hash(admin_client, one_of_each):
+    link = ConnectLink.objects.get()
+    body = admin_client.get(reverse("admin:connections_connectlink_change", args=[link.pk])).content.decode()
+    assert link.token_hash not in body
+    assert action_run(admin_client, ConnectLink, "revoke").status_code == 302
+    assert ConnectLink.objects.get().revoked_at is not None
+    assert AuditEvent.objects.filter(action="connect_link.revoked", source=AuditEvent.Source.ADMIN).count() == 1
