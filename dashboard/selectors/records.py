@@ -1,0 +1,156 @@
+"""The record browser: one connection's records of one entity, searched, filtered and keyset-paged,
+and one record with the run that last changed it (docs/architecture.md, "The record browser")."""
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from connections.connectors.entities import ENTITIES
+from connections.models import Connection
+from dashboard.selectors.common import MAX_CURSOR, PAGE_SIZE, KeysetPage, parse_id
+from syncs.models import Record, SyncRun
+
+# The deleted filter: its values and how the form names them.
+DELETED_CHOICES = (("", "Live and deleted"), ("live", "Only live"), ("deleted", "Only deleted"))
+# What a list row shows: never `raw`, and `data` only through the two keys below.
+LIST_FIELDS = ("id", "connection_id", "entity", "remote_id", "modified_at", "deleted_at", "change_seq")
+# The unified schema's human identifier: every entity has `number` (a PO or work order number, an
+# asset tag, an item code...). The migration syncs/0013 indexes it per (connection, entity).
+NUMBER = KeyTextTransform("number", "data")
+NAME_KEYS = ("name", "title", "description")
+
+
+@dataclass(frozen=True)
+class RecordFilters:
+    q: str = ""
+    deleted: str = ""
+    since: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.q, self.deleted, self.since))
+
+
+def record_connection_get(*, connection_id) -> Connection:
+    return get_object_or_404(Connection.objects.select_related("customer").defer("credentials", "config", "metadata"),
+                             pk=connection_id)
+
+
+def record_entity_check(*, connection: Connection, entity: str) -> None:
+    """404 for an entity that is not one of the six, or that the connection neither syncs nor holds."""
+    if entity not in ENTITIES:
+        raise Http404("No such entity.")
+    if entity not in (connection.entities or []) and not Record.objects.filter(
+            connection=connection, entity=entity).exists():
+        raise Http404("This connection has no such entity.")
+
+
+def record_list(*, connection: Connection, entity: str, filters: RecordFilters, cursor: str | None) -> KeysetPage:
+    """Newest change first, in change-feed order (change_seq, id), which is modified_at order:
+    modified_at never goes backwards along the feed (docs/api.md#the-change-feed). Paging on the
+    feed's index spares the busiest table of all a fourth index on modified_at."""
+    records = _base(connection=connection, entity=entity)
+    if filters.q:
+        records = records.filter(Q(number__startswith=filters.q) | Q(remote_id=filters.q))
+    if filters.deleted:
+        records = records.filter(deleted_at__isnull=filters.deleted == "live")
+    if filters.since:
+        floor = _seq_floor(connection=connection, entity=entity, since=filters.since)
+        if floor is None:
+            return KeysetPage(rows=[], next_cursor=None, is_first=not cursor)
+        records = records.filter(change_seq__gte=floor, modified_at__gte=filters.since)
+    return _keyset_page(records, cursor=cursor)
+
+
+def _base(*, connection: Connection, entity: str) -> QuerySet:
+    records = Record.objects.filter(connection=connection, entity=entity).only(*LIST_FIELDS)
+    return records.annotate(number=NUMBER, **{f"data_{key}": KeyTextTransform(key, "data") for key in NAME_KEYS})
+
+
+def _seq_floor(*, connection: Connection, entity: str, since: datetime) -> int | None:
+    """The first feed position changed at or after `since`, found by bisecting the feed's index
+    (modified_at rises with change_seq): a few index probes, where a filter on modified_at alone
+    would read every older record when fewer than a page's worth are newer. None: nothing is."""
+    feed = Record.objects.filter(connection=connection, entity=entity)
+
+    def first_from(seq: int):
+        return feed.filter(change_seq__gte=seq).order_by("change_seq").values_list("change_seq", "modified_at").first()
+
+    low, high = first_from(0), feed.order_by("-change_seq").values_list("change_seq", "modified_at").first()
+    if high is None or high[1] < since:
+        return None
+    if low[1] >= since:
+        return low[0]
+    # Bisect the positions: first_from(lo) changed before since, first_from(hi) at or after it.
+    lo, (hi, found) = low[0], (high[0], high[0])
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        seq, moment = first_from(mid)
+        if moment >= since:
+            hi, found = mid, seq
+        else:
+            lo = seq
+    return found
+
+
+def _keyset_page(records: QuerySet, *, cursor: str | None) -> KeysetPage:
+    position = cursor_decode(cursor)
+    if position is not None:
+        seq, pk = position
+        records = records.filter(change_seq__lte=seq).filter(Q(change_seq__lt=seq) | Q(pk__lt=pk))
+    rows = list(records.order_by("-change_seq", "-pk")[:PAGE_SIZE + 1])
+    next_cursor = None
+    if len(rows) > PAGE_SIZE:
+        rows = rows[:PAGE_SIZE]
+        next_cursor = cursor_encode(seq=rows[-1].change_seq, pk=rows[-1].pk)
+    for row in rows:
+        row.label = next((getattr(row, f"data_{key}") for key in NAME_KEYS if getattr(row, f"data_{key}")), "")
+    return KeysetPage(rows=rows, next_cursor=next_cursor, is_first=position is None)
+
+
+def cursor_encode(*, seq: int, pk: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{seq}|{pk}".encode()).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str | None) -> tuple[int, uuid.UUID] | None:
+    """The (change_seq, id) a cursor stands for; None for a missing or tampered one (the first page)."""
+    if not cursor or len(cursor) > MAX_CURSOR:
+        return None
+    try:
+        seq, pk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
+        seq, pk = parse_id(seq), uuid.UUID(pk)
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
+        return None
+    return (seq, pk) if seq is not None else None
+
+
+def record_get(*, connection: Connection, entity: str, record_id: uuid.UUID) -> Record:
+    return get_object_or_404(Record, connection=connection, entity=entity, pk=record_id)
+
+
+def record_changed_by(*, record: Record) -> SyncRun | None:
+    """The run whose window (started .. finished, or still running) holds the record's last change.
+    Runs of one (connection, entity) never overlap, so it is the last one queued before the change:
+    one probe of the runs' (connection, entity, queued_at) index. None when retention pruned it or
+    the change came from elsewhere. Not last_seen_run: that is the last run that read it, changed or not."""
+    run = (SyncRun.objects.filter(connection_id=record.connection_id, entity=record.entity,
+                                  queued_at__lte=record.modified_at)
+           .only("id", "status", "mode", "trigger", "queued_at", "started_at", "finished_at")
+           .order_by("-queued_at").first())
+    if run is None or run.started_at is None or run.started_at > record.modified_at:
+        return None
+    if run.finished_at is not None and run.finished_at < record.modified_at:
+        return None
+    return run
+
+
+def record_fields(*, data: dict) -> list[tuple[str, object, bool]]:
+    """The unified record as (label, value, is_structured) rows, in schema order: scalars read as
+    text, objects and lists as indented JSON."""
+    return [(key.replace("_", " "), value, isinstance(value, dict | list)) for key, value in data.items()]
