@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from django.db import connection as db
 from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Collate
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -53,12 +54,8 @@ def record_entity_check(*, connection: Connection, entity: str) -> None:
 
 
 def record_list(*, connection: Connection, entity: str, filters: RecordFilters, cursor: str | None) -> KeysetPage:
-    """Newest change first, in change-feed order (change_seq, id), which is modified_at order:
-    modified_at never goes backwards along the feed (docs/api.md#the-change-feed). Paging on the
-    feed's index spares the busiest table of all a fourth index on modified_at."""
-    records = _base(connection=connection, entity=entity)
-    if filters.q:
-        records = records.filter(Q(number__startswith=filters.q) | Q(remote_id=filters.q))
+    """Without a search, newest change first; with one, by number (record_search_page)."""
+    records = Record.objects.filter(connection=connection, entity=entity)
     if filters.deleted:
         records = records.filter(deleted_at__isnull=filters.deleted == "live")
     if filters.since:
@@ -66,12 +63,15 @@ def record_list(*, connection: Connection, entity: str, filters: RecordFilters, 
         if floor is None:
             return KeysetPage(rows=[], next_cursor=None, is_first=not cursor)
         records = records.filter(change_seq__gte=floor, modified_at__gte=filters.since)
-    return _keyset_page(records, cursor=cursor)
+    records = _list_columns(records)
+    if filters.q:
+        return _search_page(records, q=filters.q, cursor=cursor)
+    return _feed_page(records, cursor=cursor)
 
 
-def _base(*, connection: Connection, entity: str) -> QuerySet:
-    records = Record.objects.filter(connection=connection, entity=entity).only(*LIST_FIELDS)
-    return records.annotate(number=NUMBER, **{f"data_{key}": KeyTextTransform(key, "data") for key in NAME_KEYS})
+def _list_columns(records: QuerySet) -> QuerySet:
+    return records.only(*LIST_FIELDS).annotate(
+        number=NUMBER, **{f"data_{key}": KeyTextTransform(key, "data") for key in NAME_KEYS})
 
 
 def _seq_floor(*, connection: Connection, entity: str, since: datetime) -> int | None:
@@ -119,35 +119,76 @@ def _feed_probe(cursor, *, connection: Connection, entity: str):
     return probe
 
 
-def _keyset_page(records: QuerySet, *, cursor: str | None) -> KeysetPage:
+def _feed_page(records: QuerySet, *, cursor: str | None) -> KeysetPage:
+    """Newest change first, in change-feed order (change_seq, id), which is modified_at order:
+    modified_at never goes backwards along the feed (docs/api.md#the-change-feed). Paging on the
+    feed's index spares the busiest table of all a fourth index on modified_at."""
     position = cursor_decode(cursor)
-    if position is not None:
-        seq, pk = position
-        records = records.filter(change_seq__lte=seq).filter(Q(change_seq__lt=seq) | Q(pk__lt=pk))
+    seq = parse_id(position[0]) if position else None
+    if seq is not None:
+        records = records.filter(change_seq__lte=seq).filter(Q(change_seq__lt=seq) | Q(pk__lt=position[1]))
     rows = list(records.order_by("-change_seq", "-pk")[:PAGE_SIZE + 1])
-    next_cursor = None
-    if len(rows) > PAGE_SIZE:
-        rows = rows[:PAGE_SIZE]
-        next_cursor = cursor_encode(seq=rows[-1].change_seq, pk=rows[-1].pk)
+    more = len(rows) > PAGE_SIZE
+    rows = _labelled(rows[:PAGE_SIZE])
+    next_cursor = cursor_encode(key=str(rows[-1].change_seq), pk=rows[-1].pk) if more else None
+    return KeysetPage(rows=rows, next_cursor=next_cursor, is_first=seq is None)
+
+
+def _search_page(records: QuerySet, *, q: str, cursor: str | None) -> KeysetPage:
+    """The record whose remote id is q (first page only), then the records whose number starts with
+    q, highest number first. Number order, not change order: the number index then reads about a
+    page's worth whatever the search matches, where the feed's order reads every record changed
+    after the matches (a prefix matching a thousand records of last year: half a million rows).
+    Highest first because numbers mostly rise with time: "changed since" then stops early too."""
+    position = cursor_decode(cursor)
+    numbered = records.annotate(number_key=Collate(NUMBER, _BYTE_ORDER[db.vendor])).exclude(remote_id=q)
+    numbered = numbered.filter(number_key__gte=q)
+    upper = _prefix_end(q)
+    numbered = numbered.filter(number_key__lt=upper) if upper else numbered.filter(number__startswith=q)
+    if position is not None:
+        number, pk = position
+        numbered = numbered.filter(number_key__lte=number).filter(Q(number_key__lt=number) | Q(pk__lt=pk))
+    rows = list(numbered.order_by("-number_key", "-pk")[:PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_cursor = cursor_encode(key=rows[-1].number_key, pk=rows[-1].pk) if more else None
+    if position is None:
+        rows = list(records.filter(remote_id=q)) + rows  # the unique (connection, entity, remote_id) index
+    return KeysetPage(rows=_labelled(rows), next_cursor=next_cursor, is_first=position is None)
+
+
+# Numbers compare byte by byte, so that "starts with q" is the index range [q, _prefix_end(q)).
+_BYTE_ORDER = {"postgresql": "C", "sqlite": "BINARY"}
+
+
+def _prefix_end(q: str) -> str | None:
+    """The least string above every string that starts with q; None past the last code point."""
+    following = ord(q[-1]) + 1
+    if following > 0x10FFFF or 0xD800 <= following <= 0xDFFF:
+        return None
+    return q[:-1] + chr(following)
+
+
+def _labelled(rows: list) -> list:
     for row in rows:
         row.label = next((getattr(row, f"data_{key}") for key in NAME_KEYS if getattr(row, f"data_{key}")), "")
-    return KeysetPage(rows=rows, next_cursor=next_cursor, is_first=position is None)
+    return rows
 
 
-def cursor_encode(*, seq: int, pk: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{seq}|{pk}".encode()).decode().rstrip("=")
+def cursor_encode(*, key: str, pk: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{key}|{pk}".encode()).decode().rstrip("=")
 
 
-def cursor_decode(cursor: str | None) -> tuple[int, uuid.UUID] | None:
-    """The (change_seq, id) a cursor stands for; None for a missing or tampered one (the first page)."""
+def cursor_decode(cursor: str | None) -> tuple[str, uuid.UUID] | None:
+    """The (key, id) a cursor stands for (a feed position or a number); None for a missing or
+    tampered one (the first page)."""
     if not cursor or len(cursor) > MAX_CURSOR:
         return None
     try:
-        seq, pk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
-        seq, pk = parse_id(seq), uuid.UUID(pk)
+        key, pk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().rsplit("|", 1)
+        return key, uuid.UUID(pk)
     except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
         return None
-    return (seq, pk) if seq is not None else None
 
 
 def record_get(*, connection: Connection, entity: str, record_id: uuid.UUID) -> Record:

@@ -55,6 +55,27 @@ def test_it_finds_a_remote_id_only_whole(viewer_client, connection):
     assert numbers(viewer_client.get(url(connection), {"q": "R1"})) == ["4500000001"]
 
 
+def test_it_lists_a_remote_id_match_first_then_numbers_from_the_highest(viewer_client, connection):
+    made = records(connection, 5)
+    Record.objects.filter(pk=made[1].pk).update(remote_id="45000")  # a remote id that is also a number's start
+    assert numbers(viewer_client.get(url(connection), {"q": "45000"})) == [
+        "4500000001", "4500000004", "4500000003", "4500000002", "4500000000"]
+
+
+def test_it_pages_search_results_by_number_without_gaps_or_repeats(viewer_client, connection):
+    made = records(connection, 130)
+    Record.objects.filter(pk=made[70].pk).update(remote_id="4500")
+    seen = _walk(viewer_client, url(connection), {"q": "4500"})
+    assert seen[0] == "4500000070" and len(seen) == 130 and set(seen) == {r.data["number"] for r in made}
+    assert seen[1:] == sorted(seen[1:], reverse=True)
+
+
+def test_it_finds_numbers_beyond_ascii(viewer_client, connection):
+    records(connection, 3, prefix="ÄB-")
+    assert numbers(viewer_client.get(url(connection), {"q": "ÄB"})) == ["ÄB-00002", "ÄB-00001", "ÄB-00000"]
+    assert numbers(viewer_client.get(url(connection), {"q": "Ä\U0010ffff"})) == []
+
+
 def test_it_treats_like_wildcards_in_a_search_as_text(viewer_client, connection):
     records(connection, 5)
     assert numbers(viewer_client.get(url(connection), {"q": "%"})) == []
