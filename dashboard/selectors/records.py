@@ -186,9 +186,10 @@ def cursor_decode(cursor: str | None) -> tuple[str, uuid.UUID] | None:
         return None
     try:
         key, pk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().rsplit("|", 1)
-        return key, uuid.UUID(pk)
+        pk = uuid.UUID(pk)
     except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
         return None
+    return None if "\x00" in key else (key, pk)  # PostgreSQL text cannot hold a NUL
 
 
 def record_get(*, connection: Connection, entity: str, record_id: uuid.UUID) -> Record:

@@ -1,3 +1,5 @@
+import base64
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -131,10 +133,12 @@ def test_it_keeps_the_filters_in_the_next_page_link(viewer_client, connection):
     assert "q=45000000&amp;deleted=live&amp;cursor=" in body
 
 
-def test_it_takes_a_tampered_cursor_as_the_first_page(viewer_client, connection):
+@pytest.mark.parametrize("q", ["", "45"])
+def test_it_takes_a_tampered_cursor_as_the_first_page(viewer_client, connection, q):
     records(connection, 3)
-    for cursor in ("garbage", "MXxub3QtYS11dWlk", "x" * 500):
-        assert numbers(viewer_client.get(url(connection), {"cursor": cursor}))[0] == "4500000002"
+    nul = base64.urlsafe_b64encode(f"45\x00|{uuid.uuid4()}".encode()).decode()
+    for cursor in ("garbage", "MXxub3QtYS11dWlk", "x" * 500, nul):
+        assert numbers(viewer_client.get(url(connection), {"q": q, "cursor": cursor}))[0] == "4500000002"
 
 
 def test_it_ignores_filter_values_it_cannot_read(viewer_client, connection):
@@ -181,9 +185,14 @@ def test_it_needs_the_record_view_permission(client, django_user_model, connecti
     assert client.get(url(connection), **HTMX).status_code == 403
 
 
-def test_it_is_linked_from_the_connection_page_for_who_may_browse(client, viewer_client, connection):
-    link = url(connection, "vendors")
-    assert link in viewer_client.get(reverse("dashboard:connection", args=[connection.pk])).content.decode()
+def test_it_is_linked_from_the_connection_page_for_who_may_browse(client, viewer_client, django_user_model,
+                                                                  connection):
+    link, page = url(connection, "vendors"), reverse("dashboard:connection", args=[connection.pk])
+    assert link in viewer_client.get(page).content.decode()
+    client.force_login(grant(django_user_model.objects.create_user("no-records", password="pw", is_staff=True),
+                             *(p for p in VIEW_PERMISSIONS if p != "syncs.view_record")))
+    body = client.get(page).content.decode()
+    assert "Bulk connection 000" in body and link not in body
 
 
 def _walk(client, path: str, query: dict) -> list[str]:
