@@ -20,7 +20,7 @@ from syncs.models import Record, SyncRun
 
 # The deleted filter: its values and how the form names them.
 DELETED_CHOICES = (("", "Live and deleted"), ("live", "Only live"), ("deleted", "Only deleted"))
-# What a list row shows: never `raw`, and `data` only through the two keys below.
+# What a list row shows: never `raw`, and of `data` only the number and a name (NAME_KEYS).
 LIST_FIELDS = ("id", "connection_id", "entity", "remote_id", "modified_at", "deleted_at", "change_seq")
 # The unified schema's human identifier: every entity has `number` (a PO or work order number, an
 # asset tag, an item code...). The migration syncs/0013 indexes it per (connection, entity).
@@ -54,7 +54,7 @@ def record_entity_check(*, connection: Connection, entity: str) -> None:
 
 
 def record_list(*, connection: Connection, entity: str, filters: RecordFilters, cursor: str | None) -> KeysetPage:
-    """Without a search, newest change first; with one, by number (record_search_page)."""
+    """Without a search, newest change first (_feed_page); with one, by number (_search_page)."""
     records = Record.objects.filter(connection=connection, entity=entity)
     if filters.deleted:
         records = records.filter(deleted_at__isnull=filters.deleted == "live")
