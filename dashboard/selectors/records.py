@@ -142,7 +142,8 @@ def _search_page(records: QuerySet, *, q: str, cursor: str | None) -> KeysetPage
     Highest first because numbers mostly rise with time: "changed since" then stops early too."""
     position = cursor_decode(cursor)
     numbered = records.annotate(number_key=Collate(NUMBER, _BYTE_ORDER[db.vendor])).exclude(remote_id=q)
-    numbered = numbered.filter(number_key__gte=q)
+    # exclude(...=None): Django reads a JSON null as the text "null" on SQLite; "nul" must not find it.
+    numbered = numbered.filter(number_key__gte=q).exclude(data__number=None)
     upper = _prefix_end(q)
     numbered = numbered.filter(number_key__lt=upper) if upper else numbered.filter(number__startswith=q)
     if position is not None:

@@ -78,6 +78,15 @@ def test_it_finds_numbers_beyond_ascii(viewer_client, connection):
     assert numbers(viewer_client.get(url(connection), {"q": "Ä\U0010ffff"})) == []
 
 
+def test_it_never_finds_a_record_without_a_number_by_its_number(viewer_client, connection):
+    made = records(connection, 2)
+    Record.objects.filter(pk=made[0].pk).update(data={"remote_id": "R0", "number": None})
+    Record.objects.filter(pk=made[1].pk).update(data={"remote_id": "R1"})
+    for q in ("nul", "null", "None", "4500"):
+        assert numbers(viewer_client.get(url(connection), {"q": q})) == []
+    assert [r.remote_id for r in viewer_client.get(url(connection), {"q": "R0"}).context["page"].rows] == ["R0"]
+
+
 def test_it_treats_like_wildcards_in_a_search_as_text(viewer_client, connection):
     records(connection, 5)
     assert numbers(viewer_client.get(url(connection), {"q": "%"})) == []
