@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection as db
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Collate
 from django.http import Http404
@@ -141,9 +142,7 @@ def _search_page(records: QuerySet, *, q: str, cursor: str | None) -> KeysetPage
     after the matches (a prefix matching a thousand records of last year: half a million rows).
     Highest first because numbers mostly rise with time: "changed since" then stops early too."""
     position = cursor_decode(cursor)
-    numbered = records.annotate(number_key=Collate(NUMBER, _BYTE_ORDER[db.vendor])).exclude(remote_id=q)
-    # exclude(...=None): Django reads a JSON null as the text "null" on SQLite; "nul" must not find it.
-    numbered = numbered.filter(number_key__gte=q).exclude(data__number=None)
+    numbered = records.annotate(number_key=_number_key()).exclude(remote_id=q).filter(number_key__gte=q)
     upper = _prefix_end(q)
     numbered = numbered.filter(number_key__lt=upper) if upper else numbered.filter(number__startswith=q)
     if position is not None:
@@ -158,8 +157,14 @@ def _search_page(records: QuerySet, *, q: str, cursor: str | None) -> KeysetPage
     return KeysetPage(rows=_labelled(rows), next_cursor=next_cursor, is_first=position is None)
 
 
-# Numbers compare byte by byte, so that "starts with q" is the index range [q, _prefix_end(q)).
-_BYTE_ORDER = {"postgresql": "C", "sqlite": "BINARY"}
+def _number_key():
+    """The number as syncs/0013's index holds it, compared byte by byte, so that "starts with q" is
+    the index range [q, _prefix_end(q)). SQLite matches an expression index only against the same
+    literal JSON path, and Django passes the path as a parameter: there, the expression is spelt out.
+    Its json_extract also reads a JSON null as NULL, where Django's reads it as the text "null"."""
+    if db.vendor == "sqlite":
+        return RawSQL(f"json_extract({Record._meta.db_table}.data, '$.number')", (), output_field=TextField())
+    return Collate(NUMBER, "C")
 
 
 def _prefix_end(q: str) -> str | None:

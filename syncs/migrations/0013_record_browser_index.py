@@ -6,29 +6,33 @@
 - record_deleted_idx: the change feed's order, for deleted records only, so "only deleted" pages
   without reading the live ones. Partial: a sync that changes live records never writes to it.
 
-PostgreSQL only, and CONCURRENTLY, so a large records table keeps taking writes meanwhile. SQLite
-(the embedded mode, small installs) searches the same way without them. Written as SQL, not in
-Record.Meta, as syncs/0003 is: SQLite has no collation "C", so Meta could not declare the first.
+On PostgreSQL CONCURRENTLY, so a large records table keeps taking writes meanwhile. SQLite gets
+the same two, its number index on json_extract (bytewise already). Written as SQL, not in
+Record.Meta, as syncs/0003 is: the number expression differs between the two databases.
 """
 
 from django.db import migrations
 
+DELETED = "ON syncs_record (connection_id, entity, change_seq, id) WHERE deleted_at IS NOT NULL"
 INDEXES = {
-    "record_number_idx": "ON syncs_record (connection_id, entity, ((data ->> 'number') COLLATE \"C\"))",
-    "record_deleted_idx": "ON syncs_record (connection_id, entity, change_seq, id) WHERE deleted_at IS NOT NULL",
+    "postgresql": {"record_number_idx": "ON syncs_record (connection_id, entity, ((data ->> 'number') COLLATE \"C\"))",
+                   "record_deleted_idx": DELETED},
+    # The expression dashboard/selectors/records.py's _number_key() spells out on SQLite.
+    "sqlite": {"record_number_idx": "ON syncs_record (connection_id, entity, json_extract(data, '$.number'))",
+               "record_deleted_idx": DELETED},
 }
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name, definition in INDEXES.items():
-            schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} {definition}")
+    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+    for name, definition in INDEXES.get(schema_editor.connection.vendor, {}).items():
+        schema_editor.execute(f"CREATE INDEX {concurrently}IF NOT EXISTS {name} {definition}")
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name in INDEXES:
-            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+    for name in INDEXES.get(schema_editor.connection.vendor, {}):
+        schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {name}")
 
 
 class Migration(migrations.Migration):
