@@ -244,6 +244,12 @@ class RunFilterForm(FilterForm):
     until = FilterTime(end=True)
 
 
+class RecordFilterForm(FilterForm):
+    q = FilterText(max_length=200)  # a number (or its start) or a remote id
+    deleted = _choice(["live", "deleted"])
+    since = FilterTime()
+
+
 class FailureFilterForm(FilterForm):
     status = _choice(Incident.UNRESOLVED)
     error_code = FilterText(max_length=100)

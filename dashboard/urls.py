@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import audit, connect, connection_actions, connections, failures, overview, runs, webhooks
+from dashboard.views import audit, connect, connection_actions, connections, failures, overview, records, runs, webhooks
 from dashboard.views import connect_links as links
 
 app_name = "dashboard"
@@ -27,6 +27,10 @@ urlpatterns = [
          name="connection_credentials"),
     path("connections/<uuid:connection_id>/disconnect", connection_actions.connection_disconnect,
          name="connection_disconnect"),
+    # Record browser
+    path("connections/<uuid:connection_id>/records/<slug:entity>", records.record_list, name="records"),
+    path("connections/<uuid:connection_id>/records/<slug:entity>/<uuid:record_id>", records.record_detail,
+         name="record"),
     # Connect a system
     path("connect/", connect.connector_pick, name="connect"),
     path("connect/<slug:key>/", connect.connect_form, name="connect_form"),

@@ -28,6 +28,9 @@ VIEW_RUNS = ("syncs.view_syncrun",)
 VIEW_FAILURES = ("syncs.view_incident",)
 VIEW_AUDIT = ("core.view_auditevent",)
 VIEW_WEBHOOKS = ("webhooks.view_endpoint", "webhooks.view_delivery")
+# The record browser shows customer data (the unified record and its raw upstream copy): the
+# connection's view permission, plus the one that reads records in the admin.
+VIEW_RECORDS = VIEW_CONNECTIONS + ("syncs.view_record",)
 # The overview counts connections, runs, incidents and endpoints, but names only connections and
 # their runs (slowest, failing): those two are what it needs.
 VIEW_OVERVIEW = VIEW_CONNECTIONS + VIEW_RUNS

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from connections.models import Connection
-from syncs.models import Incident, SyncRun, SyncState
+from syncs.models import Incident, Record, SyncRun, SyncState
 from tests.dashboard.factories import connections
 from webhooks.models import Attempt, Delivery, Endpoint
 
@@ -40,3 +40,18 @@ def test_it_seeds_fewer_connections_than_webhook_endpoints(capsys, settings):
     assert Connection.objects.count() == 5 and Delivery.objects.count() == 30
     assert Endpoint.objects.filter(connection__isnull=False).exists()
     assert "\nwebhooks " in capsys.readouterr().out
+
+
+def test_it_seeds_records_and_times_the_record_browser(capsys, settings):
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    call_command("bench_dashboard", connections=5, runs=50, audit_events=5, deliveries=5, records=1200, iterations=1,
+                 only="record")
+    out = capsys.readouterr().out
+    records = Record.objects.filter(entity="purchase_orders")
+    assert records.count() == 1200 and records.values("connection").distinct().count() == 1
+    assert records.filter(deleted_at__isnull=False).count() == 1200 // 250
+    for page in ("records", "records: page 2", "records: search a number", "records: a number's start",
+                 "records: a remote id", "records: changed in 7 days", "records: only deleted", "record"):
+        assert f"\n{page} " in out, page
+    assert "  200" in out and "did not answer" not in out

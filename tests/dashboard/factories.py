@@ -8,14 +8,14 @@ from django.utils import timezone
 
 from connections.models import Connection, Customer
 from core.audit import Actor, audit_record
-from syncs.models import Incident, SyncRun, SyncState
+from syncs.models import Incident, Record, SyncRun, SyncState
 from tests.syncs.factories import sandbox_connection
 
 # Headers of an htmx request (the HX-Request header as the test client spells it).
 HTMX = {"HTTP_HX_REQUEST": "true"}
 # What every dashboard page needs to be read (dashboard/views/common.py: VIEW_*), besides is_staff.
 VIEW_PERMISSIONS = ("connections.view_connection", "syncs.view_syncrun", "syncs.view_incident",
-                    "core.view_auditevent", "webhooks.view_endpoint", "webhooks.view_delivery")
+                    "core.view_auditevent", "webhooks.view_endpoint", "webhooks.view_delivery", "syncs.view_record")
 OPERATOR_PERMISSIONS = VIEW_PERMISSIONS + ("connections.trigger_sync", "connections.manage_connection",
                                            "webhooks.change_endpoint")
 
@@ -85,6 +85,25 @@ def audit_events(n: int, *, connection=None, actor: str = "ops", action: str = "
     for i in range(n):
         audit_record(actor=Actor(name=actor, source="dashboard", request_id=f"req_bulk{i:06d}"), action=action,
                      target=connection, connection=connection, details={"i": i})
+
+
+def records(connection, n: int, *, entity: str = "purchase_orders", start=None, step=timedelta(minutes=1),
+            same_position: int = 1, prefix: str = "45000") -> list[Record]:
+    """`n` records as a sync leaves them: numbers `<prefix>00000`, `<prefix>00001`..., changed
+    `step` apart from `start` (default: a day ago), `same_position` records per feed position
+    (one transaction's changes share it, and its time)."""
+    start = start or timezone.now() - timedelta(days=1)
+    made = []
+    for i in range(n):
+        position = i // same_position
+        remote_id = f"R{i}"
+        made.append(Record(
+            id=uuid.uuid5(connection.pk, f"{entity}:{remote_id}"), connection=connection, entity=entity,
+            remote_id=remote_id, data={"remote_id": remote_id, "number": f"{prefix}{i:05d}", "name": f"Order {i}",
+                                       "lines": [{"line_number": 10, "quantity": "2"}]},
+            raw={"EBELN": f"{prefix}{i:05d}", "NOTE": "<b>bold</b>"}, content_hash=f"h{i}",
+            modified_at=start + step * position, change_seq=position + 1))
+    return Record.objects.bulk_create(made)
 
 
 def new_uuid() -> uuid.UUID:

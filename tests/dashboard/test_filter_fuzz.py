@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from connections.models import Connection, Customer
-from tests.dashboard.factories import HTMX, audit_events, idle_connection, incidents, runs
+from tests.dashboard.factories import HTMX, audit_events, idle_connection, incidents, records, runs
 from tests.webhooks.factories import DeliveryFactory, EndpointFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,8 @@ HOSTILE = [
     _cursor("9999-12-31T23:59:59-14:00|1"), _cursor("0001-01-01T00:00:00+14:00|1"),
     _cursor("2026-01-01T00:00:00|1"), _cursor("2026-01-01T00:00:00+00:00|-5"),
     _cursor("2026-01-01T00:00:00+00:00|not-a-uuid"), _cursor("2026-01-01T00:00:00+00:00|\x00"), "!!!!", "====",
+    _cursor("45\x00|00000000-0000-0000-0000-000000000001"), _cursor("\U0010ffff|00000000-0000-0000-0000-000000000001"),
+    _cursor("99999999999999999999|00000000-0000-0000-0000-000000000001"),
 ]
 
 # What each list page reads from its query string (dashboard/views, dashboard/selectors).
@@ -43,6 +45,7 @@ PAGES = {
     "webhook": ("status", "cursor"),
     "webhook_create": ("connection",),
     "overview": ("page",),
+    "records": ("q", "deleted", "since", "cursor"),
 }
 
 
@@ -54,7 +57,9 @@ def data():
     audit_events(3, connection=connection)
     endpoint = EndpointFactory(connection=connection)
     DeliveryFactory(endpoint=endpoint)
-    return {"webhook": {"endpoint_id": endpoint.pk}}
+    records(connection, 3)
+    return {"webhook": {"endpoint_id": endpoint.pk},
+            "records": {"connection_id": connection.pk, "entity": "purchase_orders"}}
 
 
 @pytest.mark.parametrize("page", PAGES)

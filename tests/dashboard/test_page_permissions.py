@@ -10,7 +10,15 @@ from dashboard.urls import urlpatterns
 from dashboard.views.common import dashboard_view
 from syncs.models import SyncRun
 from tests.connect_links.factories import make_link
-from tests.dashboard.factories import HTMX, OPERATOR_PERMISSIONS, VIEW_PERMISSIONS, grant, idle_connection, incidents
+from tests.dashboard.factories import (
+    HTMX,
+    OPERATOR_PERMISSIONS,
+    VIEW_PERMISSIONS,
+    grant,
+    idle_connection,
+    incidents,
+    records,
+)
 from tests.webhooks.factories import DeliveryFactory, EndpointFactory
 from webhooks.models import Delivery, Endpoint
 
@@ -32,6 +40,8 @@ def objects():
         "delivery_id": DeliveryFactory(endpoint=endpoint, status=Delivery.Status.FAILED).pk,
         "key": "sandbox",
         "link_id": make_link()[0].pk,
+        "entity": "purchase_orders",
+        "record_id": records(connection, 1)[0].pk,
     }
 
 
@@ -74,7 +84,7 @@ def test_it_refuses_every_url_to_a_user_without_staff_and_view_permissions(refus
 
 @pytest.mark.parametrize("pattern", [p for p in urlpatterns if p.name in {
     "overview", "connections", "connection", "connection_live", "connect", "connect_form", "runs", "run", "failures",
-    "audit", "webhooks", "webhook", "delivery"}], ids=lambda p: p.name)
+    "audit", "webhooks", "webhook", "delivery", "records", "record"}], ids=lambda p: p.name)
 def test_it_shows_every_page_to_staff_with_the_view_permissions(viewer_client, objects, pattern):
     assert viewer_client.get(_url(pattern, objects)).status_code == 200
 

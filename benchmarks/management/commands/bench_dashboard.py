@@ -1,6 +1,6 @@
 """Seeds a large data set and prints each dashboard page's p50 and p95 render time.
 
-    python manage.py bench_dashboard                      # 10,000 connections, 1,000,000 runs
+    python manage.py bench_dashboard                      # 10,000 connections, 1,000,000 runs and records
     python manage.py bench_dashboard --connections 500 --runs 20000 --iterations 10
     python manage.py bench_dashboard --skip-seed          # time the pages on what is already there
 
@@ -17,6 +17,7 @@ from django.db import connection as db
 from django.test import Client
 
 from benchmarks import dashboard as bench
+from benchmarks import dashboard_records
 from connections.models import Connection
 
 TARGET_P95_MS = 150
@@ -30,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=1_000_000)
         parser.add_argument("--audit-events", type=int, default=None, help="default: runs / 5")
         parser.add_argument("--deliveries", type=int, default=None, help="default: runs / 20")
+        parser.add_argument("--records", type=int, default=None,
+                            help="records of one connection's purchase orders, for the record browser; default: --runs")
         parser.add_argument("--iterations", type=int, default=30, help="timed requests per page")
         parser.add_argument("--skip-seed", action="store_true", help="time the pages on the data already there")
         parser.add_argument("--force", action="store_true", help="seed even if other connections exist")
@@ -46,7 +49,7 @@ class Command(BaseCommand):
         user, _ = get_user_model().objects.get_or_create(username="bench", defaults={
             "is_staff": True, "is_superuser": True, "email": "bench@example.com"})
         client.force_login(user)
-        pages = bench.page_list(now=now)
+        pages = bench.page_list(now=now) + dashboard_records.page_list(now=now)
         if options["only"]:
             wanted = [w.strip() for w in options["only"].split(",") if w.strip()]
             pages = [(name, url) for name, url in pages if any(w in name for w in wanted)]
@@ -87,5 +90,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         seeded = bench.seed(connections=options["connections"], runs=runs, audit_events=audit, deliveries=deliveries,
                             now=now, log=self.stdout.write)
+        seeded.counts["records"] = dashboard_records.seed_records(
+            n=options["records"] if options["records"] is not None else runs, now=now, log=self.stdout.write)
         self.stdout.write(f"Seeded in {time.perf_counter() - started:.1f} s: "
                           + ", ".join(f"{n} {what}" for what, n in seeded.counts.items()))
