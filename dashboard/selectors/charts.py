@@ -104,6 +104,10 @@ def connection_run_charts(*, connection, rng: ChartRange, now: datetime) -> list
     by_entity: dict[str, list] = {entity: [] for entity in connection.entities or []}
     for row in rows:
         by_entity.setdefault(row["entity"], []).append((row["hour"], row))
-    return [{"entity": entity, "buckets": (buckets := bucketed(hours, rng=rng, now=now)),
-             "runs": sum(b["runs"] for b in buckets)}
-            for entity, hours in by_entity.items()]
+    charts = []
+    for entity, hours in by_entity.items():
+        buckets = bucketed(hours, rng=rng, now=now)
+        charts.append({"entity": entity, "runs": sum(b["runs"] for b in buckets),
+                       "duration": series(buckets, average_seconds), "read": series(buckets, lambda b: b["fetched"]),
+                       "changed": series(buckets, changed)})
+    return charts
