@@ -49,7 +49,8 @@ def rollup_add(*, run: SyncRun) -> None:
         return
     figures = run_figures(run)
     hour = hour_of(run.finished_at)
-    with transaction.atomic():
+    # Part of the caller's transaction (no savepoint); a transaction of its own when called outside one.
+    with transaction.atomic(savepoint=False):
         _upsert(RunHourlyRollup, keys={"connection_id": run.connection_id, "entity": run.entity, "hour": hour},
                 figures=figures)
         _upsert(RunHourlyTotal, keys={"hour": hour}, figures=figures)
