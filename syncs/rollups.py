@@ -102,8 +102,9 @@ def rollups_rebuild(*, since: datetime | None = None, batch_size: int = 5000) ->
     from the runs retention kept, in one transaction. What it writes equals what the runs'
     own increments would have written."""
     since = hour_of(since or timezone.now() - timedelta(days=ROLLUP_DAYS))
+    # Hour by hour, as runs finishing write them: the rows of one hour sit together on disk.
     runs = (SyncRun.objects.filter(finished_at__gte=since, status__in=list(STATUS_COUNTERS))
-            .annotate(at=TruncHour("finished_at")).order_by())
+            .annotate(at=TruncHour("finished_at")).order_by("at"))
     with transaction.atomic():
         RunHourlyRollup.objects.filter(hour__gte=since).delete()
         RunHourlyTotal.objects.filter(hour__gte=since).delete()
