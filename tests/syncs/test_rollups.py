@@ -3,9 +3,11 @@ increment, and a rebuild from the runs equals the increments."""
 
 import threading
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db import close_old_connections
 from django.db import connection as db
 
@@ -13,6 +15,7 @@ from core.errors import CatalogError
 from syncs.engine import run_execute
 from syncs.models import RunHourlyRollup, RunHourlyTotal, SyncRun
 from syncs.outcomes import run_finish_cancelled, run_finish_failed
+from syncs.retention import history_prune
 from syncs.rollups import rollup_add, rollups_prune, rollups_rebuild
 from tests.syncs.factories import bare_connection, queued_run, run_row, sandbox_connection
 
@@ -129,3 +132,26 @@ def test_it_loses_no_increment_when_workers_finish_runs_of_one_hour_together():
     rollup = RunHourlyRollup.objects.get()
     assert (rollup.runs, rollup.fetched) == (8, 8)
     assert RunHourlyTotal.objects.get().runs == 8
+
+
+@pytest.mark.django_db
+def test_it_rebuilds_from_the_command_line():
+    conn = bare_connection()
+    with time_machine.travel(NOW, tick=False):
+        finished(conn, "vendors", status="succeeded", at=NOW - timedelta(days=2), fetched=3)
+        finished(conn, "vendors", status="failed", at=NOW - timedelta(days=9), fetched=1)
+        out = StringIO()
+        call_command("rollups_rebuild", "--days", "7", stdout=out)
+    assert out.getvalue() == "Rebuilt 1 rollups in 1 hours since 2026-06-08 10:00 UTC.\n"
+    assert list(RunHourlyTotal.objects.values_list("runs", "fetched")) == [(1, 3)]
+
+
+@pytest.mark.django_db
+def test_it_prunes_old_rollups_with_the_rest_of_history():
+    conn = bare_connection()
+    with time_machine.travel(NOW, tick=False):
+        rollup_add(run=finished(conn, "vendors", status="succeeded", at=NOW - timedelta(days=40)))
+        assert {r.kind: r.deleted for r in history_prune(dry_run=True)}["run rollups"] == 2
+        assert RunHourlyRollup.objects.exists()
+        assert {r.kind: r.deleted for r in history_prune()}["run rollups"] == 2
+    assert not RunHourlyRollup.objects.exists() and not RunHourlyTotal.objects.exists()
