@@ -8,7 +8,8 @@ from syncs.rollups import ROLLUP_DAYS, rollups_rebuild
 
 class Command(BaseCommand):
     help = ("Recomputes the per-hour run rollups the charts read from the runs retention kept: once after "
-            "upgrading to a version with charts, or to repair them.")
+            "upgrading to a version with charts, or to repair them. Stop the workers first: a run finishing "
+            "meanwhile may be miscounted.")
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=ROLLUP_DAYS, help=f"How far back (default {ROLLUP_DAYS})")
