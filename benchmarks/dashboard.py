@@ -30,6 +30,7 @@ from connections.models import Connection, Customer
 from core.models import AuditEvent
 from dashboard.selectors.audit import KNOWN_ACTIONS
 from syncs.models import Incident, SyncRun, SyncState
+from syncs.rollups import rollups_rebuild
 from webhooks.models import Attempt, Delivery, Endpoint, Event
 
 BENCH_PREFIX = "bench-"
@@ -148,6 +149,10 @@ def seed(*, connections: int, runs: int, audit_events: int, deliveries: int, now
                                                   now=now)
         result.counts["runs"] = n_runs
         log(f"  {n_runs} runs: {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        # What each run would have added as it finished, so the charts read what production's would.
+        result.counts["run rollups"] = rollups_rebuild(since=now - timedelta(days=DAYS + 1))["rollups"]
+        log(f"  run rollups: {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
         result.counts["sync states"] = _seed_states(connections=result.connections, latest=latest, now=now)
         result.counts["incidents"] = _seed_incidents(failed_runs=failed_runs, statuses=statuses, rng=rng, now=now)

@@ -16,6 +16,7 @@ from syncs import incidents
 from syncs.connection_status import connection_set_status
 from syncs.dispatch import next_due_after, runs_ready
 from syncs.models import Mode, Record, SyncRun, SyncState, Trigger
+from syncs.rollups import rollup_add
 from syncs.runs import AUTO_RETRY_WAIT, RunLost, run_create, run_enqueue, run_note
 from syncs.seen import seen_pages_clear
 from syncs.selectors import sync_run_payload
@@ -98,6 +99,7 @@ def run_finish_succeeded(*, run: SyncRun, lease, window_start, marker, cursor_to
                               reason=f"{run.entity} synced successfully")
     incidents.incidents_after_success(run=run)
     event_emit(type="sync.completed", connection=connection, data={"run": sync_run_payload(run)})
+    rollup_add(run=run)
 
 
 def _deletions(*, run: SyncRun, window_start, marker, unidentified: int, now, whole_window: bool,
@@ -154,6 +156,7 @@ def run_finish_failed(*, run: SyncRun, error: CatalogError, lease=None, only_if_
         incidents.incident_record(run=run, code=error.code, message=error.message)
         retry = _retry_schedule(run=run, error=error, now=now)
         event_emit(type="sync.failed", connection=run.connection, data={"run": sync_run_payload(run)})
+        rollup_add(run=run)
     return Failure(failed=True, retry=retry)
 
 
@@ -220,3 +223,4 @@ def run_finish_cancelled(*, run: SyncRun) -> None:
     SyncState.objects.filter(connection_id=run.connection_id, entity=run.entity).update(last_attempt_at=now,
                                                                                         last_run=run)
     event_emit(type="sync.cancelled", connection=run.connection, data={"run": sync_run_payload(run)})
+    rollup_add(run=run)

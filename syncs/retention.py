@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 
 from core.retention import Budget, PruneReport, Rule, audit_prune, cutoff_for, rows_prune
-from syncs.models import Incident, SeenPage, SyncRun, SyncState
+from syncs.models import Incident, RunHourlyRollup, RunHourlyTotal, SeenPage, SyncRun, SyncState
+from syncs.rollups import ROLLUP_DAYS, rollups_prune
 from syncs.seen import seen_pages_prune
 from webhooks import retention as webhook_retention
 
@@ -58,6 +59,18 @@ def seen_pages_history_prune(*, dry_run: bool, **_) -> PruneReport:
     return report
 
 
+def rollups_history_prune(*, dry_run: bool, **_) -> PruneReport:
+    """Run rollups older than the longest chart (syncs/rollups.py)."""
+    report = PruneReport(kind="run rollups", days=ROLLUP_DAYS)
+    if dry_run:
+        cutoff = cutoff_for(ROLLUP_DAYS)
+        report.deleted = sum(model.objects.filter(hour__lt=cutoff).count()
+                             for model in (RunHourlyRollup, RunHourlyTotal))
+    else:
+        report.deleted = rollups_prune()
+    return report
+
+
 def history_prune(*, dry_run: bool = False, batch_size: int | None = None,
                   seconds: float | None = None) -> list[PruneReport]:
     """Prunes (or with `dry_run` counts) every kind of history, one report per kind.
@@ -70,6 +83,7 @@ def history_prune(*, dry_run: bool = False, batch_size: int | None = None,
     return [
         runs_prune(**options),
         seen_pages_history_prune(**options),
+        rollups_history_prune(**options),
         webhook_retention.endpoints_purge_deleted(**options),
         webhook_retention.deliveries_prune(**options),
         webhook_retention.events_prune(**options),

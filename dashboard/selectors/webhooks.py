@@ -1,15 +1,21 @@
 """Webhook pages: built on the webhooks app's own selectors, plus keyset paging of deliveries."""
 
+import math
+from datetime import datetime
+
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
 from connections.models import Connection
+from dashboard.selectors.charts import ChartRange
 from dashboard.selectors.common import KeysetPage, keyset_page
 from webhooks import selectors as webhook_selectors
 from webhooks.models import Attempt, Delivery, Endpoint
 
 ENDPOINTS_PER_PAGE = 50
+# The delivery charts read at most this many of an endpoint's deliveries, the newest of the range.
+CHART_DELIVERIES = 20_000
 # Counting an endpoint's deliveries stops here: the confirmation only needs "this many, or more".
 DELETE_COUNT_LIMIT = 10_000
 
@@ -67,3 +73,39 @@ def delivery_get(*, delivery_id: int) -> Delivery:
                "endpoint__connection__credentials")
         .prefetch_related(Prefetch("attempt_set", queryset=Attempt.objects.order_by("number"), to_attr="attempt_list")),
         pk=delivery_id, endpoint__deleted_at__isnull=True)
+
+
+def percentile(values: list[int], fraction: float) -> int:
+    """The nearest-rank percentile of sorted values (0 for none)."""
+    if not values:
+        return 0
+    return values[max(0, min(len(values) - 1, math.ceil(len(values) * fraction) - 1))]
+
+
+def endpoint_charts(*, endpoint: Endpoint, rng: ChartRange, now: datetime) -> dict:
+    """Deliveries over the range's buckets (delivered, failed, pending) and the latency of
+    their last try, p50 and p95. Percentiles need every latency, not sums, so this reads the
+    deliveries themselves: one query on the (endpoint, created_at) index, the newest
+    CHART_DELIVERIES at most (`capped` says so)."""
+    starts = rng.starts(now)
+    rows = list(Delivery.objects.filter(endpoint=endpoint, created_at__gte=starts[0],
+                                        created_at__lt=starts[-1] + rng.bucket)
+                .order_by("-created_at").values_list("created_at", "status", "last_latency_ms")[:CHART_DELIVERIES])
+    buckets = [{"start": start, "total": 0, "failed": 0, "latencies": []} for start in starts]
+    for created_at, status, latency in rows:
+        bucket = buckets[int((created_at - starts[0]) // rng.bucket)]
+        bucket["total"] += 1
+        bucket["failed"] += status == Delivery.Status.FAILED
+        if latency is not None:
+            bucket["latencies"].append(latency)
+    for bucket in buckets:
+        bucket["latencies"].sort()
+    return {
+        "range": rng,
+        "deliveries": [(b["start"], b["total"]) for b in buckets],
+        "failed": [(b["start"], b["failed"]) for b in buckets],
+        "p95": [(b["start"], percentile(b["latencies"], 0.95)) for b in buckets],
+        "p50": [(b["start"], percentile(b["latencies"], 0.5)) for b in buckets],
+        "capped": len(rows) == CHART_DELIVERIES, "limit": CHART_DELIVERIES,
+        "oldest": rows[-1][0] if rows else None,
+    }

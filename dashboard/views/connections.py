@@ -3,9 +3,11 @@
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard.forms import ConnectionFilterForm, ConnectionSettingsForm, CredentialsForm
 from dashboard.selectors import connections as selectors
+from dashboard.selectors.charts import RANGES, chart_range, connection_run_charts
 from dashboard.views.common import VIEW_CONNECTIONS, dashboard_view, template_for, wants_fragment
 
 PER_PAGE = 50
@@ -37,14 +39,27 @@ def detail_context(request, connection, **extra) -> dict:
         "settings_form": ConnectionSettingsForm(connection=connection, supported=supported),
         # Reauthorize: a blank form from the connector's credential fields (none: nothing to enter).
         "credentials_form": CredentialsForm(connector=connector) if connector and connector.credential_fields else None,
+        **charts_context(request, connection),
     }
     context.update(extra)
     return context
 
 
+def charts_context(request, connection) -> dict:
+    """Run duration and volume per entity over the range ?range= asks for (24h, 7d, 30d)."""
+    rng = chart_range(request.GET.get("range"))
+    return {"charts": {"range": rng, "entities": connection_run_charts(connection=connection, rng=rng,
+                                                                      now=timezone.now())},
+            "ranges": RANGES}
+
+
 @dashboard_view(VIEW_CONNECTIONS)
 def connection_detail(request, connection_id):
     connection = selectors.connection_get(connection_id=connection_id)
+    if wants_fragment(request) and request.htmx.target == "charts":
+        # A range link swaps the charts alone.
+        return render(request, "dashboard/connection.html#charts",
+                      {"connection": connection, **charts_context(request, connection)})
     return render(request, template_for(request, "dashboard/connection.html", "connection"),
                   detail_context(request, connection))
 

@@ -3,16 +3,25 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.selectors import overview as selectors
+from dashboard.selectors.charts import RANGES, chart_range
 from dashboard.views.common import VIEW_OVERVIEW, dashboard_view, template_for, wants_fragment
 from syncs.machinery import machinery_snapshot
+
+
+def charts_context(request, now) -> dict:
+    """The charts over the range ?range= asks for (24h, 7d, 30d), and the range links."""
+    return {"charts": selectors.run_charts(now=now, rng=chart_range(request.GET.get("range"))), "ranges": RANGES}
 
 
 @dashboard_view(VIEW_OVERVIEW)
 def overview(request):
     now = timezone.now()
+    if wants_fragment(request) and request.htmx.target == "charts":
+        # A range link swaps the charts alone: the rest of the figures need not be read again.
+        return render(request, "dashboard/overview.html#charts", charts_context(request, now))
     context = {
         **now_context(now=now),
-        "series": selectors.hourly_series(now=now),
+        **charts_context(request, now),
         "slowest": selectors.slowest_connections(now=now),
         "failing": selectors.failing_connections(now=now),
         "machinery": machinery_snapshot(now=now),

@@ -13,6 +13,7 @@ from django_htmx.http import push_url
 from core.errors import CatalogError
 from dashboard.forms import DeliveryFilterForm, EndpointFilterForm, EndpointForm, parse_time
 from dashboard.selectors import webhooks as selectors
+from dashboard.selectors.charts import RANGES, chart_range
 from dashboard.selectors.common import parse_uuid
 from dashboard.selectors.connections import connection_scope_choices
 from dashboard.views.common import (
@@ -42,10 +43,16 @@ def endpoint_list(request):
     return render(request, template_for(request, "dashboard/webhooks/endpoints.html", "results"), context)
 
 
+def charts_context(request, endpoint) -> dict:
+    """Delivery success and latency over the range ?range= asks for (24h, 7d, 30d)."""
+    rng = chart_range(request.GET.get("range"))
+    return {"charts": selectors.endpoint_charts(endpoint=endpoint, rng=rng, now=timezone.now()), "ranges": RANGES}
+
+
 def endpoint_context(request, endpoint_id: int, **extra) -> dict:
     status = DeliveryFilterForm(request.GET).values()["status"]
     endpoint = selectors.endpoint_with_stats(endpoint_id=endpoint_id)
-    return {"endpoint": endpoint, "status": status,
+    return {"endpoint": endpoint, "status": status, **charts_context(request, endpoint),
             "statuses": Delivery.Status.values,
             "deliveries": selectors.deliveries(endpoint=endpoint, status=status, cursor=request.GET.get("cursor")),
             "replay_since": timezone.now() - timedelta(hours=24), **extra}
@@ -53,6 +60,11 @@ def endpoint_context(request, endpoint_id: int, **extra) -> dict:
 
 @dashboard_view(VIEW_WEBHOOKS)
 def endpoint_detail(request, endpoint_id):
+    if wants_fragment(request) and request.htmx.target == "charts":
+        # A range link swaps the charts alone.
+        endpoint = selectors.endpoint_for_action(endpoint_id=endpoint_id)
+        return render(request, "dashboard/webhooks/endpoint.html#charts",
+                      {"endpoint": endpoint, **charts_context(request, endpoint)})
     partial = "deliveries" if wants_fragment(request) and request.htmx.target == "deliveries" else "endpoint"
     return render(request, template_for(request, "dashboard/webhooks/endpoint.html", partial),
                   endpoint_context(request, endpoint_id))

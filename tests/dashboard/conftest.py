@@ -6,7 +6,7 @@ from tests.dashboard.factories import OPERATOR_PERMISSIONS, VIEW_PERMISSIONS, gr
 
 @pytest.fixture(autouse=True)
 def dashboard_clock(request):
-    """Pages show charts over the last 48 h, counts over 24 h and times relative to now: each test
+    """Pages show charts over a range up to now, counts over 24 h and times relative to now: each test
     runs at a fixed instant (tests/conftest.py: fixed_now), except those with a real worker and
     browser, which keep the real clock of the processes they share it with."""
     if not shares_its_clock(request.node):

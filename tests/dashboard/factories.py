@@ -9,6 +9,7 @@ from django.utils import timezone
 from connections.models import Connection, Customer
 from core.audit import Actor, audit_record
 from syncs.models import Incident, Record, SyncRun, SyncState
+from syncs.rollups import rollup_add
 from tests.syncs.factories import sandbox_connection
 
 # Headers of an htmx request (the HX-Request header as the test client spells it).
@@ -50,6 +51,7 @@ def runs(connection, n: int, *, status: str = SyncRun.Status.SUCCEEDED, entity: 
     # queued_at is auto_now_add: spread it so keyset pages and charts have distinct times.
     for i, run in enumerate(made):
         SyncRun.objects.filter(pk=run.pk).update(queued_at=now - ago - timedelta(seconds=i))
+        rollup_add(run=run)  # as the run's final transaction does (syncs/outcomes.py)
     return made
 
 

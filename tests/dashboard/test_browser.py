@@ -207,7 +207,9 @@ def test_it_screenshots_every_page(page, live_server, celery_worker_process):
     failed_run = SyncRun.objects.filter(connection=failing).first()
 
     pages = {
-        "overview": "/", "connections": "/connections/", "connection-idle": f"/connections/{connection.pk}/",
+        "overview": "/", "overview-7d": "/?range=7d", "overview-30d": "/?range=30d",
+        "connections": "/connections/", "connection-idle": f"/connections/{connection.pk}/",
+        "connection-idle-30d": f"/connections/{connection.pk}/?range=30d",
         "connection-failing": f"/connections/{failing.pk}/", "connection-long": f"/connections/{long_named.pk}/",
         "connection-disconnect": f"/connections/{connection.pk}/disconnect",
         "connect": "/connect/", "connect-form": "/connect/sandbox/",
@@ -215,6 +217,7 @@ def test_it_screenshots_every_page(page, live_server, celery_worker_process):
         "run-failed": f"/runs/{failed_run.pk}/", "failures-open": "/failures/", "audit": "/audit/",
         "webhooks": "/webhooks/", "webhook-endpoint": f"/webhooks/{endpoint.pk}/",
         "webhook-endpoint-long": f"/webhooks/{long_endpoint.pk}/",
+        "webhook-endpoint-7d": f"/webhooks/{endpoint.pk}/?range=7d",
         "webhook-new": "/webhooks/new", "webhook-new-scoped": f"/webhooks/new?connection={failing.pk}",
         "webhook-edit": f"/webhooks/{endpoint.pk}/edit", "webhook-delete": f"/webhooks/{endpoint.pk}/delete",
         "webhook-delivery": f"/webhooks/deliveries/{delivery.pk}/",
@@ -359,3 +362,22 @@ def test_it_disconnects_after_a_confirmation(page, live_server, celery_worker_pr
     shoot_both(page, "connection-disconnected")
     connection.refresh_from_db()
     assert connection.status == Connection.Status.DISCONNECTED and connection.token_hash is None
+
+
+def test_it_switches_the_chart_range_without_a_reload(page, live_server, celery_worker_process):
+    from playwright.sync_api import expect
+
+    connection = sandbox_connection(name="Charted plant", entities=["vendors"])
+    wait_for(lambda: settled(connection), what="the initial sync")
+    page.goto(f"{live_server.url}/")
+    page.evaluate("window.__noReload = 'still here'")
+    expect(page.locator("#charts figcaption").first).to_contain_text("in 24 h")
+    page.locator("#charts .ranges").get_by_role("link", name="30 days").click()
+    expect(page.locator("#charts figcaption").first).to_contain_text("in 30 days")
+    expect(page.locator('#charts .ranges a[aria-current="true"]')).to_have_text("30 days")
+    assert page.url.endswith("/?range=30d") and page.evaluate("window.__noReload") == "still here"
+    shoot_both(page, "overview-30d-switched")
+    page.goto(f"{live_server.url}/connections/{connection.pk}/")
+    page.locator("#charts .ranges").get_by_role("link", name="7 days").click()
+    expect(page.locator("#charts svg").first).to_have_attribute("aria-label", "Average successful run, per 6 hours, "
+                                                                 "last 7 days")

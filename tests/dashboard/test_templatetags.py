@@ -52,7 +52,7 @@ def test_it_scales_bars_to_the_largest_value():
     start = datetime(2026, 3, 1, tzinfo=UTC)
     chart = bar_chart([(start + timedelta(hours=i), v) for i, v in enumerate([0, 5, 10])], label="x")
     heights = [b["h"] for b in chart["bars"]]
-    assert heights[0] == 0 and heights[2] == 2 * heights[1] and chart["total"] == 15 and not chart["empty"]
+    assert heights[0] == 0 and heights[2] == 2 * heights[1] and chart["total"] == "15" and not chart["empty"]
     assert chart["ticks"][0]["label"] == "01 Mar 00:00"
 
 
