@@ -85,6 +85,14 @@ class ConnectorFieldsMixin:
     def _bound(self, group: str) -> list:
         return [self[name] for name in self.fields if name.startswith(f"{group}__")]
 
+    @property
+    def config_inputs(self) -> list:
+        return self._bound("config")
+
+    @property
+    def credential_inputs(self) -> list:
+        return self._bound("credentials")
+
     def values(self, group: str) -> dict:
         """The filled-in fields of a group; blanks are left out so the connector's defaults apply."""
         prefix = f"{group}__"

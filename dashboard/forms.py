@@ -42,14 +42,6 @@ class ConnectForm(ConnectorFieldsMixin, forms.Form):
                 # A secret is never rendered back; htmx keeps the typed one when Test re-renders the form.
                 field.widget.attrs["hx-preserve"] = "true"
 
-    @property
-    def config_inputs(self) -> list:
-        return self._bound("config")
-
-    @property
-    def credential_inputs(self) -> list:
-        return self._bound("credentials")
-
 
 class CredentialsForm(ConnectorFieldsMixin, forms.Form):
     """New credentials for a saved connection (reauthorize). They replace the stored ones as a
@@ -69,10 +61,6 @@ class CredentialsForm(ConnectorFieldsMixin, forms.Form):
         if not self.errors and not self.values("credentials"):
             raise forms.ValidationError("Enter the new credentials.")
         return cleaned
-
-    @property
-    def credential_inputs(self) -> list:
-        return self._bound("credentials")
 
     def forget_input(self) -> None:
         """After a refused submit: keep the errors, drop what was typed, so no credential is echoed."""

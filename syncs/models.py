@@ -285,15 +285,9 @@ class SeenPage(models.Model):
         return f"{self.marker} page {self.page}"
 
 
-class RunHourlyRollup(models.Model):
-    """What the runs of one (connection, entity) that finished in one UTC hour add up to: the
-    charts read these instead of the runs (docs/architecture.md, "Charts and rollups"). Written
-    by syncs/rollups.py as each run reaches its final state, one increment per run."""
+class RunFigures(models.Model):
+    """What finished runs add up to, kept per hour by the rollups below."""
 
-    hour = models.DateTimeField()
-    # No index of its own: the unique constraint leads with it.
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+", db_index=False)
-    entity = models.CharField(max_length=50)
     runs = models.PositiveIntegerField(default=0)
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
@@ -307,6 +301,20 @@ class RunHourlyRollup(models.Model):
     duration_max_ms = models.BigIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class RunHourlyRollup(RunFigures):
+    """What the runs of one (connection, entity) that finished in one UTC hour add up to: the
+    charts read these instead of the runs (docs/architecture.md, "Charts and rollups"). Written
+    by syncs/rollups.py as each run reaches its final state, one increment per run."""
+
+    hour = models.DateTimeField()
+    # No index of its own: the unique constraint leads with it.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+", db_index=False)
+    entity = models.CharField(max_length=50)
+
+    class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "entity", "hour"],
                                                name="runrollup_conn_entity_hour_uniq")]
         # The overview's leaders: every connection's rows of the last 24 hours, read from the
@@ -318,21 +326,11 @@ class RunHourlyRollup(models.Model):
         return f"{self.connection_id}:{self.entity} {self.hour:%Y-%m-%d %H:00}"
 
 
-class RunHourlyTotal(models.Model):
+class RunHourlyTotal(RunFigures):
     """The same figures summed over every connection, one row per hour: the overview's charts
     and counts read at most 720 of these, however many runs and connections there are."""
 
     hour = models.DateTimeField(unique=True)
-    runs = models.PositiveIntegerField(default=0)
-    succeeded = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    cancelled = models.PositiveIntegerField(default=0)
-    fetched = models.BigIntegerField(default=0)
-    created = models.BigIntegerField(default=0)
-    updated = models.BigIntegerField(default=0)
-    deleted = models.BigIntegerField(default=0)
-    duration_sum_ms = models.BigIntegerField(default=0)
-    duration_max_ms = models.BigIntegerField(default=0)
 
     def __str__(self):
         return f"{self.hour:%Y-%m-%d %H:00}"

@@ -31,9 +31,6 @@ from dashboard.views.common import wants_fragment
 from syncs.connect_links import connect_link_connect
 
 PAGE = "connect_link/page.html"
-# Errors of the upstream check, put on the fields the customer can correct.
-CREDENTIAL_CODES = ("UPSTREAM_AUTHENTICATION_FAILED",)
-ADDRESS_CODES = ("UPSTREAM_UNREACHABLE", "UPSTREAM_ADDRESS_REFUSED", "UPSTREAM_NOT_FOUND")
 
 
 class LinkConnectForm(ConnectorFieldsMixin, forms.Form):
@@ -55,24 +52,13 @@ class LinkConnectForm(ConnectorFieldsMixin, forms.Form):
             described = [f"id_{name}_error"] + ([f"id_{name}_helptext"] if field.help_text else [])
             field.widget.attrs["aria-describedby"] = " ".join(described)
 
-    @property
-    def credential_inputs(self) -> list:
-        return self._bound("credentials")
-
-    @property
-    def config_inputs(self) -> list:
-        return self._bound("config")
-
     def add_upstream_error(self, code: str, message: str) -> None:
-        """An upstream refusal on the fields it is about: credentials, or the system's address."""
-        names = []
-        if code in CREDENTIAL_CODES:
-            names = [b.name for b in self.credential_inputs]
-        elif code in ADDRESS_CODES:
-            names = [b.name for b in self.config_inputs if b.field.widget.input_type == "url"]
-        for name in names:
-            self.add_error(name, "Refused by the system: check this value." if code in CREDENTIAL_CODES else message)
-        if not names:
+        """An upstream refusal on the fields it is about (credentials, or the system's address),
+        as the staff connect form marks them; else above the form."""
+        marked = self.failure_fields(code)
+        for name, text in marked.items():
+            self.add_error(name, text)
+        if not marked:
             self.add_error(None, message)
 
     def forget_credentials(self) -> None:

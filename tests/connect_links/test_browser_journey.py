@@ -82,7 +82,7 @@ def customer_connects(page, url: str, live_server) -> None:
     page.fill("#id_config__faults", '{"auth_failure": true}')  # the sandbox refuses whatever key it gets
     page.get_by_role("button", name="Test connection").click()
     error = page.locator("#id_credentials__api_key_error")
-    expect(error).to_have_text("Refused by the system: check this value.", timeout=WAIT_MS)
+    expect(error).to_have_text("The system rejected these credentials: check this value.", timeout=WAIT_MS)
     assert "id_credentials__api_key_error" in page.get_attribute("#id_credentials__api_key", "aria-describedby")
     shoot(page, "connect-link-refused")
 

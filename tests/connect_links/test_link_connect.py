@@ -49,7 +49,7 @@ def test_it_saves_nothing_when_the_system_refuses_the_credentials(client):
     response = client.post(page_path(token, "connect"), sandbox_fields(faults='{"auth_failure": true}'))
     html = response.content.decode()
     assert response.status_code == 400
-    assert "Refused by the system: check this value." in html and SECRET not in html
+    assert "The system rejected these credentials: check this value." in html and SECRET not in html
     assert not Connection.objects.exists() and not Event.objects.exists()
     assert ConnectLink.objects.get(pk=link.pk).used_at is None
 

@@ -33,7 +33,7 @@ def test_it_puts_refused_credentials_on_the_credential_field(client):
     html = response.content.decode()
     assert 'data-code="UPSTREAM_AUTHENTICATION_FAILED"' in html
     assert ('<div class="error" id="id_credentials__api_key_error" hx-swap-oob="true">'
-            "Refused by the system: check this value.</div>") in html
+            "The system rejected these credentials: check this value.</div>") in html
 
 
 def test_it_answers_the_whole_page_without_htmx_and_keeps_no_credential(client):
@@ -41,7 +41,7 @@ def test_it_answers_the_whole_page_without_htmx_and_keeps_no_credential(client):
     response = client.post(page_path(token, "test"), sandbox_fields(faults='{"auth_failure": true}'))
     html = response.content.decode()
     assert response.status_code == 200 and "<html" in html
-    assert "Refused by the system: check this value." in html and SECRET not in html
+    assert "The system rejected these credentials: check this value." in html and SECRET not in html
     assert 'aria-invalid="true"' in html
 
 
