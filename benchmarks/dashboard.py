@@ -432,10 +432,17 @@ def page_list(*, now: datetime) -> list[tuple[str, str]]:
              ("runs: until 15 days ago", f"/runs/?until={mid}"),
              ("failures", "/failures/"), ("failures: one code", "/failures/?error_code=UPSTREAM_SERVER_ERROR"),
              ("audit", "/audit/"), ("audit: actor", "/audit/?actor=ops.anna"), ("audit: family", "/audit/?action=sync"),
-             ("webhooks", "/webhooks/"), ("webhook: add", "/webhooks/new")]
+             ("webhooks", "/webhooks/"), ("webhook: add", "/webhooks/new"),
+             ("overview: 7 d", "/?range=7d"), ("overview: 30 d", "/?range=30d"),
+             ("connections: pick", f"/connections/pick?q={customer.name[:6] if customer else 'plant'}"),
+             ("runs: by customer name", f"/runs/?connection_q={customer.name if customer else 'plant'}"),
+             ("runs: a name too broad", f"/runs/?connection_q={customer.name[:6] if customer else 'plant'}"),
+             ("audit: by customer name", f"/audit/?connection_q={customer.name if customer else 'plant'}"),
+             ("connect links", "/connect-links/"), ("connect link: new", "/connect-links/new")]
     if conn:
         pages += [("connection", f"/connections/{conn.pk}/"), ("connection: live", f"/connections/{conn.pk}/live"),
                   ("connection: disconnect", f"/connections/{conn.pk}/disconnect"),
+                  ("connection: 30 d", f"/connections/{conn.pk}/?range=30d"),
                   ("runs: one connection", f"/runs/?connection={conn.pk}"),
                   ("audit: one connection", f"/audit/?connection={conn.pk}")]
     if run:
@@ -445,6 +452,7 @@ def page_list(*, now: datetime) -> list[tuple[str, str]]:
     if endpoint:
         pages += [("webhook endpoint", f"/webhooks/{endpoint.pk}/"),
                   ("webhook endpoint: failed", f"/webhooks/{endpoint.pk}/?status=failed"),
+                  ("webhook endpoint: 30 d", f"/webhooks/{endpoint.pk}/?range=30d"),
                   ("webhook: edit", f"/webhooks/{endpoint.pk}/edit"),
                   ("webhook: delete", f"/webhooks/{endpoint.pk}/delete")]
     if delivery:

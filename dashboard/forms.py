@@ -12,6 +12,7 @@ from connections.models import Connection
 from core.errors import CatalogError
 from core.models import AuditEvent
 from dashboard.selectors.common import aware_utc, parse_uuid
+from dashboard.selectors.connections import MATCH_LIMIT, connection_matches_too_many
 from syncs.models import Incident, SyncRun, Trigger
 from webhooks.models import Delivery
 from webhooks.services import EVENT_TYPES
@@ -214,6 +215,17 @@ class FilterForm(forms.Form):
                 for name, field in self.fields.items()}
 
 
+class ByNameFilterForm(FilterForm):
+    """A filter form whose connection picker's box (`connection_q`) filters by name."""
+
+    def clean_connection_q(self) -> str:
+        q = self.cleaned_data["connection_q"]
+        if q and connection_matches_too_many(q=q):
+            raise forms.ValidationError(f"more than {MATCH_LIMIT} connections match \u201c{q}\u201d: type more of "
+                                        "the name, or pick one.")
+        return q
+
+
 class ConnectionFilterForm(FilterForm):
     q = FilterText()
     status = _choice(Connection.Status.values)
@@ -221,7 +233,7 @@ class ConnectionFilterForm(FilterForm):
     customer = FilterText()  # an id (ASCII digits only) or part of a name: connection_search tells
 
 
-class RunFilterForm(FilterForm):
+class RunFilterForm(ByNameFilterForm):
     status = _choice(SyncRun.Status.values)
     entity = _choice(ENTITIES)
     trigger = _choice(Trigger.values)
@@ -245,7 +257,7 @@ class FailureFilterForm(FilterForm):
     connection_q = FilterText()
 
 
-class AuditFilterForm(FilterForm):
+class AuditFilterForm(ByNameFilterForm):
     source = _choice(AuditEvent.Source.values)
     action = FilterText(max_length=100)
     actor = FilterText()

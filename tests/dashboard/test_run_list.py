@@ -168,3 +168,20 @@ def test_it_filters_by_connection_or_customer_name_and_shows_a_picked_one_by_nam
     picked = viewer_client.get("/runs/", {"connection": str(b.pk), "connection_q": "connection 000"})
     assert ids(picked) == {theirs[0].pk}
     assert "Bulk customer 1 / Bulk connection 001" in picked.content.decode()
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_it_asks_for_more_of_a_name_that_matches_too_many_connections(viewer_client, headers, monkeypatch):
+    monkeypatch.setattr("dashboard.forms.MATCH_LIMIT", 2)
+    monkeypatch.setattr("dashboard.selectors.connections.MATCH_LIMIT", 2)
+    conns = connections(3, customers=3)
+    for conn in conns:
+        runs(conn, 1)
+    too_broad = viewer_client.get("/runs/", {"connection_q": "bulk"}, headers=headers)
+    assert len(ids(too_broad)) == 3, "the filter is off, as for any value it refuses"
+    assert "Connection: more than 2 connections match “bulk”: type more of the name, or pick one." in \
+        too_broad.content.decode()
+    narrower = viewer_client.get("/runs/", {"connection_q": "connection 00"}, headers=headers)
+    assert "more than 2 connections" in narrower.content.decode()
+    one = viewer_client.get("/runs/", {"connection_q": "connection 001"}, headers=headers)
+    assert len(ids(one)) == 1 and "This filter is off" not in one.content.decode()
