@@ -249,3 +249,9 @@ def test_it_counts_runs_without_reading_runs_that_finished(admin_client):
     response = admin_client.get("/")
     assert dict(response.context["summary"]["runs_24h"])["succeeded"] == 3
     assert response.context["slowest"][0]["runs"] == 3
+
+
+def test_it_says_none_is_acknowledged_rather_than_counting_zero(admin_client):
+    incidents(connections(1))
+    body = admin_client.get("/").content.decode()
+    assert "none acknowledged yet" in body and "of which 0" not in body
